@@ -1,0 +1,3 @@
+from firf.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""`python -m firf {predict,extract,train,evaluate,bench,demo-corpus}`.
+
+Each subcommand lives next to the code it drives and exposes ``add_arguments(parser)`` and
+``run(args) -> int``. They are imported only when chosen, so ``--help`` stays instant and
+``predict`` never pays for training code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("firf.predict_cli", "sentiment of a video / audio / text (or a JSONL batch)"),
+    "extract": ("firf.extract.corpus", "features for a raw corpus in the MMSA-FET layout"),
+    "train": ("firf.train_cli", "train FIRF or a baseline on MMSA pickles, shards or synthetic data"),
+    "evaluate": ("firf.evaluate_cli", "robustness sweep: intra-modal rates and modality subsets"),
+    "bench": ("firf.bench", "benchmarks (robustness on the synthetic factor benchmark)"),
+    "demo-corpus": ("firf.demo_corpus.cli", "build the demo checkpoint's training corpus"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="firf", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] not in COMMANDS:
+        args = parser.parse_args(argv)  # prints help or the usage error
+        parser.print_help()
+        return 0 if not argv else 2
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    sub_parser = argparse.ArgumentParser(prog=f"firf {name}", description=COMMANDS[name][1])
+    module.add_arguments(sub_parser)
+    args = sub_parser.parse_args(argv[1:])
+    return int(module.run(args) or 0)
