@@ -15,7 +15,10 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("firf.predict_cli", "sentiment of a video / audio / text (or a JSONL batch)"),
     "extract": ("firf.extract.corpus", "features for a raw corpus in the MMSA-FET layout"),
-    "train": ("firf.train_cli", "train FIRF or a baseline on MMSA pickles, shards or synthetic data"),
+    "train": (
+        "firf.train_cli",
+        "train FIRF or a baseline on MMSA pickles, shards or synthetic data",
+    ),
     "evaluate": ("firf.evaluate_cli", "robustness sweep: intra-modal rates and modality subsets"),
     "bench": ("firf.bench", "benchmarks (robustness on the synthetic factor benchmark)"),
     "demo-corpus": ("firf.demo_corpus.cli", "build the demo checkpoint's training corpus"),

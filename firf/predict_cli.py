@@ -1,0 +1,158 @@
+"""`python -m firf predict`: sentiment of a video / audio / text, or of every job in a JSONL file.
+
+Exit codes: 0 success; 2 bad input or options (one line on stderr, no traceback); with
+``--batch``, 1 when some jobs failed (their lines hold ``{"error": ...}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from firf.errors import InputError
+
+JOB_KEYS = ("video", "audio", "text", "drop")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--video", help="video file; its sound is the audio unless --audio is given"
+    )
+    parser.add_argument("--audio", help="audio file (wav, mp3, m4a, ogg, webm...)")
+    parser.add_argument("--text", help="text to analyse (default: the transcript of the speech)")
+    parser.add_argument(
+        "--drop",
+        default="",
+        help="modalities to switch off, comma-separated: text,audio,vision (or t,a,v)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument(
+        "--subsets", action="store_true", help="also score every subset of the given modalities"
+    )
+    parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument(
+        "--weights",
+        help="checkpoint folder or Hugging Face Hub repo id (default: $FIRF_WEIGHTS, else the "
+        "bundled weights/)",
+    )
+    parser.add_argument(
+        "--whisper", default="base", help="Whisper model the checkpoint was trained with"
+    )
+    parser.add_argument(
+        "--batch",
+        metavar="FILE.jsonl",
+        help='one job per line, e.g. {"video": "a.mp4", "drop": ["audio"]} (keys: '
+        f"{', '.join(JOB_KEYS)}; relative paths are relative to the file; '-' reads stdin); "
+        'prints one JSON result per line, in order, {"error": ...} for a failed job',
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from firf.pipeline import Pipeline
+
+    try:
+        pipeline = Pipeline(args.weights, device=args.device, whisper=args.whisper)
+        if args.batch:
+            if args.video or args.audio or args.text is not None:
+                raise InputError(
+                    "--batch takes its inputs from the file; drop --video/--audio/--text"
+                )
+            return _run_batch(args, pipeline)
+        prediction = _predict(pipeline, args.video, args.audio, args.text, args.drop, args.subsets)
+    except InputError as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    print(json.dumps(prediction.to_dict()) if args.json else summary(prediction.to_dict()))
+    return 0
+
+
+def _predict(pipeline: Any, video: Any, audio: Any, text: Any, drop: Any, subsets: bool):
+    from firf.predict import predict
+
+    return predict(video, audio, text, drop, subsets=subsets, pipeline=pipeline)
+
+
+def _run_batch(args: argparse.Namespace, pipeline: Any) -> int:
+    """Every job of the batch file, models loaded once; a failed job does not stop the rest."""
+    pipeline.load()  # a bad checkpoint is one error, not one per job
+    failed = 0
+    for job in _jobs(args.batch):
+        try:
+            if isinstance(job, InputError):
+                raise job
+            drop = job.get("drop", args.drop)
+            result = _predict(
+                pipeline, job.get("video"), job.get("audio"), job.get("text"), drop, args.subsets
+            ).to_dict()
+        except InputError as error:
+            failed += 1
+            result = {"error": _one_line(error)}
+        except Exception as error:  # an unforeseen failure of one job must not end the batch
+            failed += 1
+            result = {"error": f"{type(error).__name__}: {_one_line(error)}"}
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0
+
+
+def _jobs(batch: str) -> Iterator[dict | InputError]:
+    """The jobs of a JSONL file (or stdin), paths made absolute; a bad line becomes its error."""
+    if batch == "-":
+        yield from _parse_lines(sys.stdin, Path.cwd())
+        return
+    path = Path(batch)
+    try:
+        with path.open(encoding="utf-8") as lines:
+            yield from _parse_lines(lines, path.resolve().parent)
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the batch file {batch}: {error}") from error
+
+
+def _parse_lines(lines: TextIO, base: Path) -> Iterator[dict | InputError]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            job = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield InputError(f"line {number} is not valid JSON ({error.msg})")
+            continue
+        if not isinstance(job, dict) or set(job) - set(JOB_KEYS):
+            yield InputError(
+                f"line {number} must be a JSON object with keys among {', '.join(JOB_KEYS)}"
+            )
+            continue
+        for key in ("video", "audio"):
+            if isinstance(job.get(key), str):
+                job[key] = str(base / Path(job[key]).expanduser())
+        yield job
+
+
+def summary(result: dict) -> str:
+    """A few readable lines: label and score, what was used, transcript, coverage, warnings."""
+    lines = [
+        f"{result['label']} ({result['score']:+.2f} on a -3..+3 scale) "
+        f"from {', '.join(result['used'])}"
+    ]
+    if result["transcript"]:
+        lines.append(f"transcript: {result['transcript']}")
+    coverage = result["coverage"]
+    if "text" in coverage:
+        source = f" ({result['text_source']})" if result["text_source"] else ""
+        lines.append(f"text: {coverage['text']['tokens']} tokens{source}")
+    if "audio" in coverage:
+        lines.append(f"audio: {coverage['audio']['seconds']:.1f} s")
+    if "vision" in coverage:
+        vision = coverage["vision"]
+        lines.append(f"vision: face in {vision['face_share']:.0%} of {vision['frames']} frames")
+    for name, score in (result["subsets"] or {}).items():
+        lines.append(f"subset {name}: {score:+.2f}")
+    lines.extend(f"warning: {warning}" for warning in result["warnings"])
+    return "\n".join(lines)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

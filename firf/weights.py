@@ -1,0 +1,48 @@
+"""Which FIRF checkpoint to load: a folder, ``$FIRF_WEIGHTS``, the bundled one, or a Hub repo id.
+
+A checkpoint is a folder with ``config.json`` and ``model.safetensors``. Nothing is downloaded
+unless the caller names a Hugging Face Hub repo id (``firf.model.load_model`` fetches it, and
+``HF_HUB_OFFLINE=1`` limits it to the local Hub cache).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from firf.errors import InputError
+
+WEIGHTS_ENV = "FIRF_WEIGHTS"
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+CHECKPOINT_FILES = ("config.json", "model.safetensors")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve_weights(weights: str | Path | None = None) -> Path | str:
+    """A checkpoint folder, or a Hub repo id (``owner/name``) left for the loader to fetch.
+
+    Without `weights`: ``$FIRF_WEIGHTS`` when set, else the ``weights/`` folder of a source
+    checkout.
+    """
+    if weights is None:
+        weights = os.environ.get(WEIGHTS_ENV) or BUNDLED_WEIGHTS
+        if weights == BUNDLED_WEIGHTS and not is_checkpoint(BUNDLED_WEIGHTS):
+            raise InputError(
+                f"no bundled checkpoint in {BUNDLED_WEIGHTS}: pass a checkpoint folder or Hub "
+                f"repo id (weights=..., CLI --weights) or set {WEIGHTS_ENV}"
+            )
+    path = Path(weights).expanduser()
+    if path.is_dir():
+        if not is_checkpoint(path):
+            raise InputError(
+                f"{path} is not a FIRF checkpoint: it needs {' and '.join(CHECKPOINT_FILES)}"
+            )
+        return path
+    if isinstance(weights, str) and _REPO_ID.match(weights) and not path.exists():
+        return weights
+    raise InputError(f"no checkpoint folder {str(weights)!r} (and not a Hub repo id owner/name)")
+
+
+def is_checkpoint(path: Path) -> bool:
+    return all((path / name).is_file() for name in CHECKPOINT_FILES)

