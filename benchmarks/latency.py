@@ -1,0 +1,240 @@
+"""End-to-end latency of one prediction on a 10-second clip with a face and speech.
+
+In one process, after a warm-up call of each step, it times (median of ``--runs``): decoding the
+clip, Whisper alone (real-length encoder + greedy transcript), the Face Mesh and MiniLM
+extractors, FIRF alone on ready features, and the whole ``firf.predict`` with the extractors run
+one after the other and in two threads. It also compares Whisper's encoder on a 5-second clip
+with a 30-second one (openai-whisper pads every clip to 30 s, so that is its cost for any short
+clip), and measures the peak resident memory of a fresh process that has run ``predict`` once.
+
+Without ``--weights`` it uses the bundled checkpoint, or, when there is none yet, a randomly
+initialised FIRF of the default size (as fast as a trained one). The media are generated
+offline: espeak-ng speech and scikit-image's astronaut photo.
+
+    python benchmarks/latency.py                   # CPU
+    python benchmarks/latency.py --device cuda
+    python benchmarks/latency.py --threads 1 --write   # append the table to BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+import media  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from firf.extract.decode import SAMPLE_RATE, load_audio, load_video  # noqa: E402
+from firf.pipeline import Pipeline  # noqa: E402
+from firf.weights import BUNDLED_WEIGHTS, is_checkpoint  # noqa: E402
+
+CLIP_SECONDS = 10.0
+SPEECH = (
+    "I really loved this film. The story was wonderful, the acting was great, and the music "
+    "made me smile from the very first scene to the last one."
+)
+GOALS = {"predict_over_whisper": 1.3, "encoder_5s_over_30s": 0.35, "peak_rss_gb": 2.5}
+# Run in a fresh interpreter: the peak memory of a process that has predicted once.
+RSS_SCRIPT = """
+import resource, sys
+import torch
+if sys.argv[4] != "0":
+    torch.set_num_threads(int(sys.argv[4]))
+import firf
+from firf.pipeline import Pipeline
+firf.predict(video=sys.argv[1], pipeline=Pipeline(sys.argv[2], device=sys.argv[3]))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def make_clip(folder: Path) -> Path:
+    """A 10 s mp4 of the moving astronaut face with about 10 s of espeak-ng speech."""
+    spoken = media.speech_wav(folder / "speech.wav", SPEECH)
+    rate, pcm = media.read_wav(spoken)
+    samples = int(CLIP_SECONDS * rate)
+    pcm = np.pad(pcm, (0, max(0, samples - pcm.size)))[:samples]
+    track = media.write_wav(folder / "track.wav", pcm.astype(np.float32) / 32768, rate)
+    return media.face_clip(folder / "clip.mp4", CLIP_SECONDS, fps=25, audio_wav=track, size=480)
+
+
+def random_checkpoint(folder: Path, device: str) -> Path:
+    """A default-size FIRF with this machine's extractor signatures, randomly initialised."""
+    from firf.model import FIRF, FIRFConfig
+
+    signatures = Pipeline(device=device).signatures()
+    config = FIRFConfig(
+        text_dim=signatures["text"]["dim"],
+        audio_dim=signatures["audio"]["dim"],
+        vision_dim=signatures["vision"]["dim"],
+        extractor=signatures,
+    )
+    torch.manual_seed(0)
+    FIRF(config).save_pretrained(folder)
+    return folder
+
+
+def timed(step: Callable[[], object], runs: int, device: torch.device) -> float:
+    """Median seconds of `runs` calls after one warm-up call."""
+    step()
+    seconds = []
+    for _ in range(runs):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        started = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def peak_rss_gb(clip: Path, weights: Path, device: str, threads: int) -> float:
+    command = [sys.executable, "-c", RSS_SCRIPT, str(clip), str(weights), device, str(threads)]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    return int(done.stdout.split()[-1]) / 1024**2  # ru_maxrss is in KiB on Linux
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        chip = torch.cuda.get_device_name(device)
+    else:
+        chip = platform.processor() or platform.machine()
+        cpuinfo = Path("/proc/cpuinfo")
+        if cpuinfo.exists():
+            names = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+            if names:
+                chip = names[0].split(":", 1)[1].strip()
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return (
+        f"{chip}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} torch threads{load}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (MediaPipe runs on CPU)")
+    parser.add_argument("--weights", help="FIRF checkpoint folder (default: bundled, or random)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument("--runs", type=int, default=3, help="timed calls per step")
+    parser.add_argument("--write", action="store_true", help="append to benchmarks/BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        clip = make_clip(folder)
+        if args.weights:
+            weights, which = Path(args.weights), f"checkpoint {args.weights}"
+        elif is_checkpoint(BUNDLED_WEIGHTS):
+            weights, which = BUNDLED_WEIGHTS, "the bundled checkpoint"
+        else:
+            weights = random_checkpoint(folder / "random", args.device)
+            which = "a randomly initialised default-size FIRF (no bundled checkpoint yet)"
+        sequential = Pipeline(weights, device=device, concurrent=False).load()
+        concurrent = Pipeline(weights, device=device, concurrent=True).load()
+
+        decoded = load_video(clip, fps=sequential.fps)
+        wave = decoded.audio
+        heard = sequential.audio(wave)
+        features = sequential.features(video=clip)
+        speech = load_audio(folder / "speech.wav")
+        five = np.resize(speech, 5 * SAMPLE_RATE)
+        thirty = np.resize(speech, 30 * SAMPLE_RATE)
+
+        runs = args.runs
+        seconds = {
+            "decode video + audio (PyAV)": timed(
+                lambda: load_video(clip, fps=sequential.fps), runs, device
+            ),
+            "Whisper: encoder + transcript": timed(lambda: sequential.audio(wave), runs, device),
+            "Whisper: encoder only": timed(
+                lambda: sequential.audio.encode_only(wave), runs, device
+            ),
+            "Face Mesh vision": timed(lambda: sequential.vision(decoded.frames), runs, device),
+            "MiniLM text (transcript)": timed(
+                lambda: sequential.text(heard.transcript), runs, device
+            ),
+            "FIRF alone (ready features)": timed(lambda: sequential.run(features), runs, device),
+            "firf.predict, extractors in sequence": timed(
+                lambda: sequential.run(sequential.features(video=clip)), runs, device
+            ),
+            "firf.predict, extractors in 2 threads": timed(
+                lambda: concurrent.run(concurrent.features(video=clip)), runs, device
+            ),
+            "Whisper encoder, 5 s clip": timed(
+                lambda: sequential.audio.encode_only(five), runs, device
+            ),
+            "Whisper encoder, 30 s clip": timed(
+                lambda: sequential.audio.encode_only(thirty), runs, device
+            ),
+        }
+        rss = peak_rss_gb(clip, Path(weights), args.device, args.threads)
+
+    best_predict = min(
+        seconds["firf.predict, extractors in sequence"],
+        seconds["firf.predict, extractors in 2 threads"],
+    )
+    ratios = {
+        "predict_over_whisper": best_predict / seconds["Whisper: encoder + transcript"],
+        "encoder_5s_over_30s": seconds["Whisper encoder, 5 s clip"]
+        / seconds["Whisper encoder, 30 s clip"],
+        "peak_rss_gb": rss,
+    }
+    rows = ["| step (10 s clip unless noted) | median s |", "|---|---:|"]
+    rows += [f"| {name} | {value:.3f} |" for name, value in seconds.items()]
+    rows += ["", "| check | measured | goal |", "|---|---:|---:|"]
+    labels = {
+        "predict_over_whisper": "predict / Whisper pass (best of sequence, threads)",
+        "encoder_5s_over_30s": "encoder 5 s / encoder 30 s",
+        "peak_rss_gb": "peak RSS after one predict (GB)",
+    }
+    for key, value in ratios.items():
+        verdict = "met" if value <= GOALS[key] else "MISSED"
+        rows.append(f"| {labels[key]} | {value:.2f} | <= {GOALS[key]} ({verdict}) |")
+    table = "\n".join(rows)
+    threads_pay = (
+        seconds["firf.predict, extractors in 2 threads"]
+        < seconds["firf.predict, extractors in sequence"]
+    )
+    notes = (
+        f"Transcript: {heard.transcript!r}  \nModel: {which}.  \n"
+        f"Running the extractors in two threads {'pays' if threads_pay else 'does not pay'} here."
+    )
+    print(table)
+    print()
+    print(notes)
+
+    if args.write:
+        command = "python benchmarks/latency.py " + shlex.join(argv or sys.argv[1:])
+        date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        section = (
+            f"\n## Latency of one prediction ({date})\n\n`{command}`  \n"
+            f"Machine: {machine(device)}, {runs} timed runs per step after a warm-up.  \n"
+            f"{notes}\n\n{table}\n"
+        )
+        with (REPO_ROOT / "benchmarks" / "BENCHMARKS.md").open("a") as f:
+            f.write(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
