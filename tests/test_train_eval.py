@@ -1,0 +1,181 @@
+"""Training, robustness evaluation and their CLIs, end to end on tiny synthetic data."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from firf.cli import main
+from firf.data.shards import ShardWriter
+from firf.errors import InputError
+from firf.evaluate import evaluate, evaluate_robustness, format_report, predict_scores
+from firf.missing import SUBSETS
+from firf.model import build_model, load_model
+from firf.train import TrainConfig, train
+
+RATE_KEYS = ["0.0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.0"]
+METRICS = {"acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc5", "acc7", "mae", "corr"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models run fastest on one thread, most of all on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def fit(name, data, epochs, seed=0, out_dir=None):
+    torch.manual_seed(seed)
+    model = build_model(name, data["train"].dims, d_model=32)
+    cfg = TrainConfig(epochs=epochs, batch_size=16, seed=seed, progress=False)
+    return model, train(model, data, cfg, out_dir=out_dir)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_synthetic):
+    torch.set_num_threads(1)
+    return fit("firf", tiny_synthetic, epochs=6)
+
+
+def test_trained_model_beats_predicting_the_mean(trained, tiny_synthetic):
+    model, result = trained
+    valid = tiny_synthetic["valid"]
+    mean_mae = np.abs(valid.labels - tiny_synthetic["train"].labels.mean()).mean()
+    assert result.best_valid["mae"] < 0.9 * mean_mae
+    assert evaluate(model, valid)["mae"] == pytest.approx(result.best_valid["mae"], abs=1e-5)
+    assert 1 <= result.best_epoch <= len(result.history) <= 6
+    assert result.samples_per_s > 0 and result.device == "cpu"
+
+
+def test_robustness_report_has_every_rate_and_subset(trained, tiny_synthetic):
+    model, _ = trained
+    test = tiny_synthetic["test"]
+    report = evaluate_robustness(model, test)
+    assert list(report["intra"]) == RATE_KEYS and list(report["inter"]) == list(SUBSETS)
+    for row in report["intra"].values():
+        assert set(row) >= METRICS and {f"{m}_std" for m in METRICS} <= set(row)
+    for row in report["inter"].values():
+        assert set(row) >= METRICS
+    complete = evaluate(model, test)
+    for m in METRICS:  # nothing dropped means the plain evaluation, for every seed
+        assert report["intra"]["0.0"][m] == pytest.approx(complete[m], abs=1e-6)
+        assert report["intra"]["0.0"][f"{m}_std"] == pytest.approx(0.0, abs=1e-9)
+        assert report["inter"]["tav"][m] == pytest.approx(complete[m], abs=1e-6)
+    assert report["intra"]["0.5"]["mae_std"] > 0  # different seeds drop different frames
+    assert report["intra"]["0.9"]["mae"] > complete["mae"]
+    table = format_report(report)
+    assert "0.5" in table and "tav" in table and "±" in table
+
+
+def test_training_is_deterministic_with_a_seed(tiny_synthetic):
+    first, _ = fit("firf", tiny_synthetic, epochs=1, seed=3)
+    second, _ = fit("firf", tiny_synthetic, epochs=1, seed=3)
+    other, _ = fit("firf", tiny_synthetic, epochs=1, seed=4)
+    valid = tiny_synthetic["valid"]
+    np.testing.assert_array_equal(predict_scores(first, valid), predict_scores(second, valid))
+    assert not np.array_equal(predict_scores(first, valid), predict_scores(other, valid))
+
+
+def test_checkpoint_and_log_round_trip(tiny_synthetic, tmp_path):
+    model, result = fit("late_fusion", tiny_synthetic, epochs=2, out_dir=tmp_path)
+    log = json.loads((tmp_path / "train_log.json").read_text())
+    assert log["result"]["best_epoch"] == result.best_epoch
+    assert log["train_config"]["missing"]["complete_fraction"] == 0.2
+    loaded = load_model(tmp_path)
+    valid = tiny_synthetic["valid"]
+    np.testing.assert_allclose(predict_scores(loaded, valid), predict_scores(model, valid))
+
+
+def test_training_needs_a_valid_split(tiny_synthetic):
+    model = build_model("late_fusion", tiny_synthetic["train"].dims, d_model=32)
+    with pytest.raises(InputError, match="'valid'"):
+        train(model, {"train": tiny_synthetic["train"]}, TrainConfig(epochs=1, progress=False))
+
+
+@pytest.fixture(scope="module")
+def shard_dir(tiny_synthetic, tmp_path_factory):
+    """The tiny benchmark written as feature shards, the way `firf extract` stores a corpus."""
+    directory = tmp_path_factory.mktemp("shards")
+    writer = ShardWriter(directory, tiny_synthetic["train"].dims, {"name": "synthetic"})
+    for split in ("train", "valid"):
+        for sample in tiny_synthetic[split].samples[:48]:
+            arrays = {m: sample[m] for m in ("text", "audio", "vision")}
+            writer.add(sample["id"], arrays, sample["label"], split)
+    return directory
+
+
+def test_cli_train_then_evaluate_json(shard_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        ["train", "--shards", str(shard_dir), "--model", "late_fusion", "--out", str(out)]
+        + ["--epochs", "2", "--d-model", "32", "--no-progress"]
+    )
+    assert code == 0 and (out / "model.safetensors").is_file()
+    assert "valid split at the selected epoch" in capsys.readouterr().out
+    assert load_model(out).config.extractor == {"name": "synthetic"}
+
+    code = main(
+        ["evaluate", "--checkpoint", str(out), "--shards", str(shard_dir), "--split", "valid"]
+        + ["--json"]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report) == ["intra", "inter"]
+    assert list(report["intra"]) == RATE_KEYS and list(report["inter"]) == list(SUBSETS)
+    assert set(report["inter"]["ta"]) >= METRICS
+
+    code = main(
+        ["evaluate", "--checkpoint", str(out), "--shards", str(shard_dir), "--split", "test"]
+    )
+    assert code == 2 and "no clips in split 'test'" in capsys.readouterr().err
+
+
+def test_cli_evaluate_refuses_mismatched_features(shard_dir, tmp_path, capsys):
+    model = build_model("late_fusion", {"text": 7, "audio": 5, "vision": 8}, d_model=32)
+    model.save_pretrained(tmp_path)
+    code = main(
+        ["evaluate", "--checkpoint", str(tmp_path), "--shards", str(shard_dir), "--split", "valid"]
+    )
+    assert code == 2
+    assert "expects feature dims" in capsys.readouterr().err
+
+
+def test_bench_tiny_json_shape(capsys):
+    code = main(["bench", "robustness", "--tiny", "--json", "--models", "firf,late_fusion"])
+    assert code == 0
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    assert list(results) == ["models"] and list(results["models"]) == ["firf", "late_fusion"]
+    for report in results["models"].values():
+        assert list(report["intra"]) == RATE_KEYS and list(report["inter"]) == list(SUBSETS)
+        assert {"f1_non0", "acc2_non0", "mae", "corr"} <= set(report["intra"]["0.5"])
+    assert "intra 0.0-0.9" in captured.err
+
+
+def test_cli_train_on_an_mmsa_pickle_keeps_the_sims_scale(mmsa_pickle, tmp_path, capsys):
+    path = mmsa_pickle(aligned=False, dims=(768, 33, 709), sizes=(12, 6, 6))
+    out = tmp_path / "sims"
+    code = main(
+        ["train", "--data", str(path), "--model", "late_fusion", "--out", str(out)]
+        + ["--epochs", "1", "--d-model", "32", "--no-progress"]
+    )
+    assert code == 0
+    assert "acc3" in capsys.readouterr().out  # the SIMS metric set
+    assert load_model(out).config.score_range == 1.0
+
+
+def test_bench_write_replaces_its_section(tmp_path, capsys):
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text("# Benchmarks\n\n## Load\n\nother results\n")
+    for _ in range(2):
+        args = ["bench", "robustness", "--tiny", "--models", "late_fusion"]
+        assert main([*args, "--write", str(markdown)]) == 0
+    text = markdown.read_text()
+    assert text.count("## Robustness on the synthetic factor benchmark") == 1
+    assert "other results" in text and "--tiny --models late_fusion" in text
+    assert (tmp_path / "robustness_intra.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "robustness.json").read_text())
+    assert list(saved["models"]) == ["late_fusion"]
