@@ -1,0 +1,201 @@
+"""Example inputs for the demo, generated at start-up from assets that installed packages carry.
+
+Nothing is downloaded and nothing is committed: the face is scikit-image's public-domain
+astronaut photo animated into a short clip, the speech comes from espeak-ng when it is installed
+(a Debian package; on a Hugging Face Space through packages.txt). Without either, the typed-text
+examples still work, so the demo never fails to start over a missing example asset.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ALL_MODALITIES = ["text", "audio", "vision"]
+# Bump when the generated media change, so stale caches are not reused.
+MEDIA_VERSION = 1
+CLIP_FPS = 10
+CLIP_SIZE = 256
+
+POSITIVE_SPEECH = "I really loved this film. The story was wonderful and the acting was great."
+NEGATIVE_SPEECH = "Honestly, that was terrible. A boring and painful waste of my evening."
+
+
+@dataclass(frozen=True)
+class Example:
+    """One row of the examples table, in the order of the UI's input components."""
+
+    label: str
+    video: str | None
+    audio: str | None
+    text: str
+    modalities: list[str]
+    intra_rate: float = 0.0
+
+    def row(self) -> list:
+        return [self.video, self.audio, self.text, self.modalities, self.intra_rate]
+
+
+def build_examples(cache_dir: Path) -> list[Example]:
+    """Typed-text examples always; face and speech examples when their assets are available."""
+    examples = [
+        Example(
+            "Typed: positive",
+            None,
+            None,
+            "What a wonderful, heartfelt movie. I loved it.",
+            ALL_MODALITIES,
+        ),
+        Example(
+            "Typed: negative", None, None, "A dull, painful waste of two hours.", ALL_MODALITIES
+        ),
+    ]
+    folder = cache_dir / f"examples-v{MEDIA_VERSION}"
+    folder.mkdir(parents=True, exist_ok=True)
+    face = _astronaut()
+    has_speech = shutil.which("espeak-ng") is not None
+    if not has_speech:
+        log.info("espeak-ng not found: the demo starts without its speech examples")
+    if face is None:
+        log.info("scikit-image not installed: the demo starts without its face examples")
+
+    if has_speech:
+        positive = _cached(folder / "speech_positive.wav", lambda p: speak(POSITIVE_SPEECH, p))
+        negative = _cached(folder / "speech_negative.wav", lambda p: speak(NEGATIVE_SPEECH, p))
+        examples.append(Example("Speech only: negative", None, str(negative), "", ALL_MODALITIES))
+        if face is not None:
+            talking = _cached(folder / "face_speech.mp4", lambda p: face_clip(p, face, positive))
+            examples += [
+                Example(
+                    "Face + speech (text from the transcript)",
+                    str(talking),
+                    None,
+                    "",
+                    ALL_MODALITIES,
+                ),
+                Example(
+                    "Face + speech, text switched off", str(talking), None, "", ["audio", "vision"]
+                ),
+                Example(
+                    "Face + speech, 40% of frames dropped",
+                    str(talking),
+                    None,
+                    "",
+                    ALL_MODALITIES,
+                    0.4,
+                ),
+            ]
+    if face is not None and not has_speech:
+        silent = _cached(folder / "face.mp4", lambda p: face_clip(p, face, None, seconds=3.0))
+        examples.append(
+            Example(
+                "Face + typed text",
+                str(silent),
+                None,
+                "It was fine, I suppose. Nothing special.",
+                ALL_MODALITIES,
+            )
+        )
+    return examples
+
+
+def speak(text: str, path: Path) -> Path:
+    """Synthesize `text` with espeak-ng into a wav file (22.05 kHz mono)."""
+    subprocess.run(
+        ["espeak-ng", "-v", "en", "-s", "150", "-w", str(path), text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+def face_clip(path: Path, face: np.ndarray, speech: Path | None, seconds: float = 0.0) -> Path:
+    """An H.264/AAC mp4 of `face` slowly drifting and zooming, as long as `speech` (or `seconds`).
+
+    The motion makes every frame different, as in a real webcam recording, so the face tracker
+    is really exercised.
+    """
+    rate, pcm = _read_wav(speech) if speech is not None else (0, None)
+    duration = max(seconds, len(pcm) / rate + 0.3 if pcm is not None else 0.0)
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=CLIP_FPS)
+        video.width = video.height = CLIP_SIZE
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "veryfast"}
+        audio = out.add_stream("aac", rate=rate) if pcm is not None else None
+        for index in range(int(round(duration * CLIP_FPS))):
+            frame = av.VideoFrame.from_ndarray(_moving_view(face, index / CLIP_FPS), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, CLIP_FPS)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        if audio is not None:
+            _encode_audio(out, audio, rate, pcm)
+    return path
+
+
+def _astronaut() -> np.ndarray | None:
+    try:
+        from skimage import data
+    except ImportError:
+        return None
+    return data.astronaut()
+
+
+def _cached(path: Path, make) -> Path:
+    """Generate `path` once; write to a temporary name first so a crash leaves no half file."""
+    if path.exists():
+        return path
+    partial = path.with_name(f"partial-{path.name}")
+    make(partial)
+    partial.replace(path)
+    return path
+
+
+def _moving_view(image: np.ndarray, t: float) -> np.ndarray:
+    """A square nearest-neighbour crop of `image` that drifts and zooms with time `t` (seconds)."""
+    h, w = image.shape[:2]
+    zoom = 1.0 + 0.06 * np.sin(2 * np.pi * 0.5 * t)
+    cy = h * (0.27 + 0.02 * np.sin(2 * np.pi * 0.3 * t))  # the astronaut's face sits above centre
+    cx = w * (0.42 + 0.02 * np.cos(2 * np.pi * 0.3 * t))
+    span = 0.5 * min(h, w) / zoom
+    offsets = (np.arange(CLIP_SIZE) + 0.5) / CLIP_SIZE - 0.5
+    rows = np.clip((cy + offsets * span).astype(int), 0, h - 1)
+    cols = np.clip((cx + offsets * span).astype(int), 0, w - 1)
+    return np.ascontiguousarray(image[rows[:, None], cols[None, :]])
+
+
+def _read_wav(path: Path) -> tuple[int, np.ndarray]:
+    with wave.open(str(path), "rb") as src:
+        if src.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected 16-bit PCM")
+        pcm = np.frombuffer(src.readframes(src.getnframes()), dtype="<i2")
+        channels = src.getnchannels()
+        return src.getframerate(), pcm.reshape(-1, channels)[:, 0].copy()
+
+
+def _encode_audio(
+    out: av.container.OutputContainer, stream: av.audio.AudioStream, rate: int, pcm: np.ndarray
+) -> None:
+    """Encode mono int16 `pcm` at `rate` into `stream`, resampled to what its encoder accepts."""
+    source = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    source.sample_rate = rate
+    resampler = av.AudioResampler(
+        format=stream.codec_context.format,
+        layout=stream.codec_context.layout,
+        rate=stream.codec_context.sample_rate,
+        frame_size=stream.codec_context.frame_size or 1024,
+    )
+    for frame in [*resampler.resample(source), *resampler.resample(None)]:
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode())
