@@ -19,8 +19,8 @@ from firf.batch import MODALITIES, SHORT
 from firf.errors import InputError
 from firf.extract.vision import draw_landmarks
 from firf.pipeline import Features, Pipeline
-from firf.predict import Prediction
-from firf.predict import predict as firf_predict
+from firf.prediction import Prediction
+from firf.prediction import predict as firf_predict
 
 INTRO = """
 # FIRF: sentiment that survives missing modalities

@@ -16,8 +16,8 @@ from firf.errors import InputError
 
 # public name -> module that defines it
 _LAZY = {
-    "predict": "firf.predict",
-    "Prediction": "firf.predict",
+    "predict": "firf.prediction",
+    "Prediction": "firf.prediction",
     "load_pipeline": "firf.pipeline",
     "FIRF": "firf.model",
     "FIRFConfig": "firf.model",
@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'firf' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # importing firf.predict bound the module to this name; fix it
+    globals()[name] = value
     return value
 
 

@@ -27,7 +27,7 @@ import torch
 from firf.batch import LONG, MODALITIES, batch_to, presence
 from firf.errors import InputError
 from firf.extract.decode import MAX_SECONDS, SAMPLE_RATE, VideoClip, load_audio, load_video
-from firf.predict import Prediction, sentiment_label
+from firf.prediction import Prediction, sentiment_label
 
 VideoInput = str | Path | np.ndarray | Sequence[np.ndarray] | tuple[float, Sequence[np.ndarray]]
 

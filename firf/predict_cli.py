@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _predict(pipeline: Any, video: Any, audio: Any, text: Any, drop: Any, subsets: bool):
-    from firf.predict import predict
+    from firf.prediction import predict
 
     return predict(video, audio, text, drop, subsets=subsets, pipeline=pipeline)
 

@@ -20,7 +20,7 @@ import firf
 from firf.errors import InputError
 from firf.model import FIRF, FIRFConfig
 from firf.pipeline import Extractors, Pipeline
-from firf.predict import NEUTRAL_BAND, sentiment_label
+from firf.prediction import NEUTRAL_BAND, sentiment_label
 from firf.weights import resolve_weights
 
 pytestmark = pytest.mark.slow
@@ -263,12 +263,13 @@ def test_device_and_pipeline_together_are_refused(pipeline):
         firf.predict(text="hi", device="cpu", pipeline=pipeline)
 
 
-def test_import_firf_is_cheap_and_predict_stays_callable():
+def test_import_firf_is_cheap_and_predict_is_the_function():
     code = (
         "import sys, firf\n"
         "assert 'torch' not in sys.modules, 'import firf pulled in torch'\n"
-        "import firf.predict\n"
-        "assert callable(firf.predict) and firf.Prediction and firf.load_pipeline\n"
+        "import firf.prediction\n"
+        "assert firf.predict is firf.prediction.predict\n"
+        "assert firf.Prediction and firf.load_pipeline\n"
         "assert firf.FIRF.__name__ == 'FIRF' and issubclass(firf.InputError, ValueError)\n"
     )
     root = Path(__file__).resolve().parent.parent

@@ -8,9 +8,7 @@ conventions (has0 and non0) call it.
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -101,14 +99,3 @@ def predict(
     if subsets:
         prediction.subsets = pipeline.run_subsets(features)
     return prediction
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``firf.predict`` rebinds the package attribute ``firf.predict`` to this module;
-    making the module callable keeps ``firf.predict(...)`` working whatever was imported first."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Prediction:
-        return predict(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
