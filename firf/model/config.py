@@ -1,0 +1,169 @@
+"""What a checkpoint is: a config dataclass per model, saved as config.json next to safetensors.
+
+Every field is JSON-able so ``save_pretrained`` / ``from_pretrained`` round-trip it exactly
+(huggingface_hub turns a dataclass into a dict and back, one level deep, so configs stay flat).
+``model_type`` names the class a config.json belongs to; ``firf.model.load_model`` reads it.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import safetensors.torch
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+
+from firf.batch import MODALITIES
+from firf.errors import InputError
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+def _unit_strides() -> dict[str, int]:
+    return dict.fromkeys(MODALITIES, 1)
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model shares: input dims, encoder size, output range, provenance."""
+
+    text_dim: int = 768
+    audio_dim: int = 5
+    vision_dim: int = 20
+    d_model: int = 64
+    n_heads: int = 4
+    encoder_layers: int = 1
+    dropout: float = 0.1
+    # Frames averaged into one token per modality before attention. Fixed per modality (not
+    # derived from the batch) so a sample's output never depends on how much padding it got.
+    # SIMS vision runs 900+ frames; a stride of 8 keeps attention cheap there.
+    strides: dict[str, int] = field(default_factory=_unit_strides)
+    # Predictions are bounded to [-score_range, score_range]: 3.0 for MOSI/MOSEI, 1.0 for SIMS.
+    score_range: float = 3.0
+    # Signature of the feature extractors the checkpoint was trained with; opaque to the model,
+    # compared by the prediction pipeline.
+    extractor: dict | None = None
+    model_type: str = "base"
+
+    def __post_init__(self) -> None:
+        expected = type(self).__dataclass_fields__["model_type"].default
+        if self.model_type != expected:
+            raise InputError(
+                f"this config describes a '{self.model_type}' model, not '{expected}'; "
+                "load the checkpoint with firf.model.load_model(path), which picks the class"
+            )
+        unknown = set(self.strides) - set(MODALITIES)
+        if unknown:
+            raise InputError(f"strides has unknown modalities {sorted(unknown)}; use {MODALITIES}")
+        self.strides = {m: int(self.strides.get(m, 1)) for m in MODALITIES}
+        sizes = {**self.dims(), "d_model": self.d_model, **self.strides}
+        bad = [name for name, size in sizes.items() if size < 1]
+        if bad:
+            raise InputError(f"sizes must be positive integers: {bad}")
+        if self.d_model % self.n_heads:
+            raise InputError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if self.score_range <= 0:
+            raise InputError(f"score_range must be positive, got {self.score_range}")
+
+    def dims(self) -> dict[str, int]:
+        """Feature dim per modality, in the batch's modality order."""
+        return {"text": self.text_dim, "audio": self.audio_dim, "vision": self.vision_dim}
+
+
+@dataclass
+class FIRFConfig(ModelConfig):
+    """FIRF: factorization (FCF), missing-semantics reconstruction and DCSD self-distillation."""
+
+    fusion_layers: int = 1
+    # Distribution head: bins spanning [-score_range, score_range]; targets are the label
+    # smoothed by a Gaussian of this many bins' width.
+    n_bins: int = 25
+    dist_sigma_bins: float = 1.5
+    # Loss weights (task losses of both views have weight 1).
+    lambda_syn: float = 0.1
+    lambda_het: float = 0.1
+    lambda_rec: float = 0.1
+    lambda_noise: float = 0.05
+    lambda_miss: float = 0.5
+    lambda_kd: float = 0.5
+    lambda_dist: float = 0.2
+    kd_temperature: float = 2.0
+    syn_temperature: float = 0.2
+    # Ablation switches.
+    use_fcf: bool = True
+    use_noise: bool = True
+    use_reconstruction: bool = True
+    use_dcsd: bool = True
+    dcsd_bidirectional: bool = True
+    model_type: str = "firf"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_bins < 2:
+            raise InputError(f"n_bins must be at least 2, got {self.n_bins}")
+
+
+@dataclass
+class LateFusionConfig(ModelConfig):
+    """Late fusion baseline: pooled per-modality encodings, concatenated, an MLP."""
+
+    model_type: str = "late_fusion"
+
+
+@dataclass
+class SharedPrivateConfig(ModelConfig):
+    """MISA-style shared/private baseline."""
+
+    fusion_layers: int = 1
+    cmd_moments: int = 5
+    lambda_sim: float = 0.3
+    lambda_diff: float = 0.3
+    lambda_rec: float = 0.3
+    model_type: str = "misa"
+
+
+class HubModelMixin(PyTorchModelHubMixin):
+    """PyTorchModelHubMixin that loads strictly and quietly.
+
+    The stock loader accepts weights that do not match the model (strict=False leaves missing
+    tensors at their random init) and prints to stdout, which would corrupt ``--json`` output.
+    """
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        **model_kwargs,
+    ):
+        if "config" not in model_kwargs:
+            raise InputError(f"{model_id} has no config.json; it is not a FIRF checkpoint")
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            weights = Path(model_id) / WEIGHTS_NAME
+        else:
+            weights = Path(
+                hf_hub_download(
+                    repo_id=model_id,
+                    filename=WEIGHTS_NAME,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    token=token,
+                    local_files_only=local_files_only,
+                )
+            )
+        if not weights.is_file():
+            raise InputError(f"{model_id} has a config.json but no {WEIGHTS_NAME}")
+        try:
+            safetensors.torch.load_model(model, str(weights), strict=True, device=map_location)
+        except RuntimeError as error:
+            raise InputError(
+                f"{weights} does not match its config.json (wrong or damaged checkpoint): {error}"
+            ) from error
+        return model.to(map_location).eval()  # load_model fills tensors in place, on CPU

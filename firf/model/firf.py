@@ -1,0 +1,343 @@
+"""FIRF: factorization-based information reconstruction for missing-modality robustness.
+
+A batch flows through five steps, in the order of this file:
+
+1. unimodal masked encoders: frames of each modality -> tokens H_m;
+2. fine-grained complementary factorization (FCF): every token of H_m is split into a
+   synergistic part S_m (one encoder shared by all modalities), a heterogeneous part P_m (one
+   encoder per modality) and a noisy part N_m (excluded from fusion);
+3. reconstruction of missing semantics: each modality's summaries (pooled s_m, p_m) are also
+   recovered from the *other* modalities, and replace or blend with the modality's own
+   summaries where it is missing or partly missing;
+4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries -> a bounded
+   score and a distribution over sentiment bins;
+5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: two views of the same
+   samples with different missing patterns teach each other, the more complete one more.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from firf.batch import MODALITIES, Batch, coverage, presence
+from firf.errors import InputError
+from firf.model import losses
+from firf.model.config import FIRFConfig, HubModelMixin
+from firf.model.layers import (
+    MaskedEncoder,
+    Transformer,
+    bounded,
+    check_batch,
+    masked_mean,
+    mlp,
+    reverse_gradient,
+)
+
+
+@dataclass
+class ModelOutput:
+    score: Tensor  # (B,) in [-score_range, score_range]
+    logits: Tensor | None  # (B, K) over sentiment bins, or None for models without that head
+    fused: Tensor  # (B, D) the representation the heads read
+
+
+@dataclass
+class ViewPass:
+    """One view's trip through FIRF, kept whole because the losses look inside it."""
+
+    output: ModelOutput
+    tokens: dict[str, Tensor]  # H_m (B, L_m, D), zero at masked tokens
+    masks: dict[str, Tensor]  # (B, L_m) token masks after frame pooling
+    factors: dict[str, dict[str, Tensor]]  # "s" / "p" / "n" -> modality -> (B, L_m, D)
+    own: dict[str, Tensor]  # factor -> (B, 3, D) summaries pooled over observed tokens
+    recovered: dict[str, Tensor]  # factor -> (B, 3, D); empty without reconstruction
+    has_source: Tensor | None  # (B, 3): some other modality was there to recover from
+    present: Tensor  # (B, 3)
+    coverage: Tensor  # (B, 3)
+
+
+class FIRF(
+    nn.Module,
+    HubModelMixin,
+    library_name="firf",
+    tags=["multimodal-sentiment-analysis", "missing-modality"],
+):
+    """Missing-modality-robust sentiment model. ``model(batch)`` -> ModelOutput."""
+
+    def __init__(self, config: FIRFConfig):
+        super().__init__()
+        self.config = config
+        c, d = config, config.d_model
+        dims = c.dims()
+
+        # 1. Unimodal masked encoders.
+        self.encoders = nn.ModuleDict(
+            {
+                m: MaskedEncoder(dims[m], d, c.n_heads, c.encoder_layers, c.dropout, c.strides[m])
+                for m in MODALITIES
+            }
+        )
+
+        # 2. FCF. Without it the encoder output plays the synergistic role ("s") on its own.
+        self.fusion_factors = ("s", "p") if c.use_fcf else ("s",)
+        if c.use_fcf:
+            self.synergy = mlp(d, d, d, c.dropout)
+            self.heterogeneity = nn.ModuleDict({m: mlp(d, d, d, c.dropout) for m in MODALITIES})
+            n_factors = 2
+            if c.use_noise:
+                n_factors = 3
+                self.noise = nn.ModuleDict({m: mlp(d, d, d, c.dropout) for m in MODALITIES})
+                self.noise_critic = nn.Sequential(nn.LayerNorm(d), mlp(d, d, 1))
+            self.decoders = nn.ModuleDict({m: mlp(n_factors * d, d, d) for m in MODALITIES})
+
+        # 3. Reconstruction: s from the mean of the other modalities' s; p from a generator that
+        # sees the other modalities' s and which of them are present. Learned priors stand in
+        # when no other modality is there.
+        if c.use_reconstruction:
+            self.recover_s = nn.ModuleDict({m: mlp(d, d, d) for m in MODALITIES})
+            self.prior_s = nn.Parameter(torch.zeros(len(MODALITIES), d))
+            if c.use_fcf:
+                n_in = len(MODALITIES) * (d + 1)
+                self.recover_p = nn.ModuleDict({m: mlp(n_in, d, d) for m in MODALITIES})
+                self.prior_p = nn.Parameter(torch.zeros(len(MODALITIES), d))
+
+        # 4. Fusion and heads.
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.modality_embedding = nn.Parameter(0.02 * torch.randn(len(MODALITIES), d))
+        n_summaries = len(self.fusion_factors) * len(MODALITIES)
+        self.summary_embedding = nn.Parameter(0.02 * torch.randn(n_summaries, d))
+        self.fusion = Transformer(d, c.n_heads, c.fusion_layers, c.dropout)
+        # The heads read the fused [CLS] together with the fused summaries, each in its own
+        # slot: a single attention readout would average modalities' evidence into one vector.
+        self.readout = nn.Sequential(
+            nn.Linear((1 + n_summaries) * d, d), nn.GELU(), nn.Dropout(c.dropout), nn.LayerNorm(d)
+        )
+        self.score_head = nn.Linear(d, 1)
+        self.dist_head = nn.Linear(d, c.n_bins)
+        centers = torch.linspace(-c.score_range, c.score_range, c.n_bins)
+        self.register_buffer("bin_centers", centers, persistent=False)
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        return self.run(batch).output
+
+    def run(self, batch: Batch) -> ViewPass:
+        """The forward pass, keeping the intermediate factors the losses need."""
+        check_batch(batch, self.config.dims())
+        present, cover = presence(batch), coverage(batch)
+
+        # 1. Encode each modality; masked frames are zeroed and never attended to.
+        tokens, masks = {}, {}
+        for m in MODALITIES:
+            tokens[m], masks[m] = self.encoders[m](batch[m], batch[f"{m}_mask"])
+
+        # 2. Factorize every token, then pool each factor over the observed tokens.
+        factors = self.factorize(tokens)
+        own = {
+            name: torch.stack([masked_mean(parts[m], masks[m]) for m in MODALITIES], dim=1)
+            for name, parts in factors.items()
+        }
+
+        # 3. Recover each modality's summaries from the others; blend them in by coverage.
+        recovered, has_source = {}, None
+        if self.config.use_reconstruction:
+            recovered, has_source = self.recover(own, present)
+            weight = cover.unsqueeze(-1)
+            summaries = {
+                name: weight * own[name] + (1 - weight) * recovered[name]
+                for name in self.fusion_factors
+            }
+            summary_mask = torch.ones_like(present)
+        else:
+            summaries, summary_mask = own, present
+
+        # 4. Fuse [CLS] + observed tokens (S + P, never N) + summaries.
+        batch_size = present.shape[0]
+        sequence = [self.cls.expand(batch_size, -1, -1)]
+        sequence_mask = [present.new_ones(batch_size, 1)]
+        for i, m in enumerate(MODALITIES):
+            fused_parts = sum(factors[name][m] for name in self.fusion_factors)
+            sequence.append(fused_parts + self.modality_embedding[i])
+            sequence_mask.append(masks[m])
+        summary_tokens = torch.cat([summaries[name] for name in self.fusion_factors], dim=1)
+        sequence.append(summary_tokens + self.summary_embedding)
+        sequence_mask.append(summary_mask.repeat(1, len(self.fusion_factors)))
+        mixed = self.fusion(torch.cat(sequence, dim=1), torch.cat(sequence_mask, dim=1))
+        n_summaries = summary_tokens.shape[1]
+        fused = self.readout(torch.cat([mixed[:, 0], mixed[:, -n_summaries:].flatten(1)], dim=1))
+
+        score = bounded(self.score_head(fused).squeeze(-1), self.config.score_range)
+        output = ModelOutput(score=score, logits=self.dist_head(fused), fused=fused)
+        return ViewPass(output, tokens, masks, factors, own, recovered, has_source, present, cover)
+
+    def factorize(self, tokens: dict[str, Tensor]) -> dict[str, dict[str, Tensor]]:
+        """Token-level FCF: H_m -> S_m (shared encoder), P_m and N_m (per-modality encoders)."""
+        if not self.config.use_fcf:
+            return {"s": tokens}
+        factors = {
+            "s": {m: self.synergy(h) for m, h in tokens.items()},
+            "p": {m: self.heterogeneity[m](h) for m, h in tokens.items()},
+        }
+        if self.config.use_noise:
+            # The noise encoders read a detached H: the adversarial critic should strip
+            # sentiment from N, not push the shared encoder to forget it.
+            factors["n"] = {m: self.noise[m](h.detach()) for m, h in tokens.items()}
+        return factors
+
+    def recover(self, own: dict[str, Tensor], present: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+        """Each modality's s (and p) summaries as recovered from the other present modalities.
+
+        Computed for every modality, present or not: for a missing one it is all there is, for
+        a partly observed one it fills the gaps, and for a complete one it gives the
+        reconstruction loss something to check (leave-one-out).
+        """
+        others = 1 - torch.eye(len(MODALITIES), device=present.device)
+        sources = present.unsqueeze(1) * others  # (B, target, source)
+        has_source = sources.sum(-1) > 0  # (B, target)
+        s = own["s"]
+        mean_others = sources @ s / sources.sum(-1, keepdim=True).clamp(min=1)
+        recovered_s = torch.stack(
+            [self.recover_s[m](mean_others[:, i]) for i, m in enumerate(MODALITIES)], dim=1
+        )
+        recovered = {"s": torch.where(has_source.unsqueeze(-1), recovered_s, self.prior_s)}
+        if self.config.use_fcf:
+            generated = []
+            for i, m in enumerate(MODALITIES):
+                visible_s = (sources[:, i].unsqueeze(-1) * s).flatten(1)
+                generated.append(self.recover_p[m](torch.cat([visible_s, sources[:, i]], dim=1)))
+            recovered_p = torch.stack(generated, dim=1)
+            recovered["p"] = torch.where(has_source.unsqueeze(-1), recovered_p, self.prior_p)
+        return recovered, has_source
+
+    # ---- training -------------------------------------------------------------------------
+
+    def compute_loss(self, view_a: Batch, view_b: Batch) -> tuple[Tensor, dict[str, float]]:
+        """Total loss over two views of the same samples; logs hold each unweighted term."""
+        if "label" not in view_a:
+            raise InputError("view_a has no 'label'; compute_loss needs labelled batches")
+        label = view_a["label"].float()
+        a, b = self.run(view_a), self.run(view_b)
+        if a.present.shape[0] != b.present.shape[0]:
+            raise InputError("the two views must hold the same samples in the same order")
+        c = self.config
+
+        terms: dict[str, tuple[float, Tensor]] = {}  # name -> (weight, value)
+        for name, view in (("a", a), ("b", b)):
+            l1, ce = self.task_loss(view.output, label)
+            terms[f"l1_{name}"] = (1.0, l1)
+            terms[f"dist_{name}"] = (c.lambda_dist, ce)
+        if c.use_fcf:
+            terms["syn"] = (c.lambda_syn, mean_of(self.synergy_loss(v) for v in (a, b)))
+            terms["het"] = (c.lambda_het, mean_of(self.heterogeneity_loss(v) for v in (a, b)))
+            terms["rec"] = (c.lambda_rec, mean_of(self.decoding_loss(v) for v in (a, b)))
+            if c.use_noise:
+                noise = mean_of(self.noise_loss(v, label) for v in (a, b))
+                terms["noise"] = (c.lambda_noise, noise)
+        if c.use_reconstruction:
+            terms["miss"] = (c.lambda_miss, self.missing_loss(a, b))
+        if c.use_dcsd:
+            kd, calibration = self.distillation_loss(a, b)
+            terms["kd"] = (c.lambda_kd, kd)
+            terms["calibration"] = (c.lambda_kd, calibration)
+
+        loss = sum(weight * value for weight, value in terms.values())
+        logs = {name: float(value.detach()) for name, (_, value) in terms.items()}
+        logs["loss"] = float(loss.detach())
+        return loss, logs
+
+    def task_loss(self, output: ModelOutput, label: Tensor) -> tuple[Tensor, Tensor]:
+        """L1 on the score (the MMSA convention) and cross-entropy of the distribution head
+        against the Gaussian-smoothed label."""
+        bin_width = 2 * self.config.score_range / (self.config.n_bins - 1)
+        sigma = self.config.dist_sigma_bins * bin_width
+        target = losses.gaussian_targets(label, self.bin_centers, sigma)
+        return F.l1_loss(output.score, label), losses.soft_cross_entropy(output.logits, target)
+
+    def synergy_loss(self, view: ViewPass) -> Tensor:
+        """A sample's pooled s_t, s_a, s_v agree (InfoNCE across the batch)."""
+        return losses.synergy_infonce(view.own["s"], view.present, self.config.syn_temperature)
+
+    def heterogeneity_loss(self, view: ViewPass) -> Tensor:
+        """Soft orthogonality: (s_m, p_m), (p_m, p_m'), and noise against both."""
+        own, present = view.own, view.present > 0
+        terms = []
+        for i in range(len(MODALITIES)):
+            terms.append(losses.orthogonality(own["s"][:, i], own["p"][:, i], present[:, i]))
+            if "n" in own:
+                terms.append(losses.orthogonality(own["n"][:, i], own["s"][:, i], present[:, i]))
+                terms.append(losses.orthogonality(own["n"][:, i], own["p"][:, i], present[:, i]))
+            for j in range(i + 1, len(MODALITIES)):
+                both = present[:, i] & present[:, j]
+                terms.append(losses.orthogonality(own["p"][:, i], own["p"][:, j], both))
+        return torch.stack(terms).mean()
+
+    def decoding_loss(self, view: ViewPass) -> Tensor:
+        """The factors together rebuild H_m (observed tokens only). The target is detached so
+        the encoder cannot make the task easy by shrinking H_m."""
+        terms = []
+        for m in MODALITIES:
+            parts = torch.cat([view.factors[name][m] for name in view.factors], dim=-1)
+            rebuilt = self.decoders[m](parts)
+            terms.append(losses.token_mse(rebuilt, view.tokens[m].detach(), view.masks[m]))
+        return torch.stack(terms).mean()
+
+    def noise_loss(self, view: ViewPass, label: Tensor) -> Tensor:
+        """A critic predicts sentiment from pooled n_m; through gradient reversal the noise
+        encoders learn to leave it nothing to predict."""
+        target = (label / self.config.score_range).unsqueeze(-1)
+        terms = []
+        for i in range(len(MODALITIES)):
+            guess = self.noise_critic(reverse_gradient(view.own["n"][:, i]))
+            terms.append(losses.weighted_mse(guess, target, view.present[:, i]))
+        return torch.stack(terms).mean()
+
+    def missing_loss(self, a: ViewPass, b: ViewPass) -> Tensor:
+        """Recovered summaries should match what the modality really carries.
+
+        For every modality, the summary recovered in one view is pulled toward the observed
+        summary (stop-gradient) of the same sample in both views, weighted by how much of the
+        modality that view observed: cross-view where it is missing in one view and present in
+        the other, leave-one-out where it is present in the same view.
+        """
+        terms = []
+        for source in (a, b):
+            for target in (a, b):
+                weight = source.has_source.float() * target.coverage
+                for name in self.fusion_factors:
+                    for i in range(len(MODALITIES)):
+                        terms.append(
+                            losses.weighted_mse(
+                                source.recovered[name][:, i],
+                                target.own[name][:, i].detach(),
+                                weight[:, i],
+                            )
+                        )
+        return torch.stack(terms).mean()
+
+    def distillation_loss(self, a: ViewPass, b: ViewPass) -> tuple[Tensor, Tensor]:
+        """DCSD: output distillation and representation calibration between the two views.
+
+        Each direction is weighted per sample by the teacher's share of completeness (mean
+        coverage), so knowledge flows mostly from the more complete view. One-directional mode
+        lets only the strictly more complete view teach.
+        """
+        complete_a, complete_b = a.coverage.mean(1), b.coverage.mean(1)
+        if self.config.dcsd_bidirectional:
+            a_teaches = (complete_a + 1e-3) / (complete_a + complete_b + 2e-3)
+            b_teaches = 1 - a_teaches
+        else:
+            a_teaches = (complete_a > complete_b).float()
+            b_teaches = (complete_b > complete_a).float()
+        t = self.config.kd_temperature
+        logits_a, logits_b = a.output.logits, b.output.logits
+        kd = a_teaches * losses.distillation_kl(logits_a.detach(), logits_b, t)
+        kd = kd + b_teaches * losses.distillation_kl(logits_b.detach(), logits_a, t)
+        fused_a, fused_b = a.output.fused, b.output.fused
+        calibration = a_teaches.mean() * losses.gaussian_kl(fused_a.detach(), fused_b)
+        calibration = calibration + b_teaches.mean() * losses.gaussian_kl(fused_b.detach(), fused_a)
+        return kd.mean(), calibration
+
+
+def mean_of(values) -> Tensor:
+    return torch.stack(list(values)).mean()

@@ -1,0 +1,113 @@
+"""Loss terms, as plain functions of tensors. Each returns a scalar tensor (zero when the batch
+holds nothing the term applies to, e.g. fewer than two samples with both modalities present).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def gaussian_targets(label: Tensor, centers: Tensor, sigma: float) -> Tensor:
+    """(B,) labels -> (B, K) distributions over bin centres, a Gaussian around each label.
+
+    Soft targets rather than one-hot: neighbouring bins are nearly right, and a smooth target
+    gives the distribution head something meaningful to distil between views.
+    """
+    label = label.clamp(centers[0], centers[-1])
+    logits = -0.5 * ((label[:, None] - centers[None, :]) / sigma) ** 2
+    return logits.softmax(dim=-1)
+
+
+def soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+    return -(target * logits.log_softmax(dim=-1)).sum(-1).mean()
+
+
+def synergy_infonce(summaries: Tensor, present: Tensor, temperature: float) -> Tensor:
+    """Symmetric InfoNCE between modality pairs: sample i's s_t should pick sample i's s_a.
+
+    InfoNCE rather than moment matching (CMD) because reconstruction needs per-sample agreement:
+    a missing s_m is recovered from the same sample's other s, which only works if they match
+    sample by sample, not just in distribution. Only pairs present in both modalities count.
+    summaries: (B, 3, D); present: (B, 3).
+    """
+    z = F.normalize(summaries, dim=-1)
+    terms = []
+    for i, j in itertools.combinations(range(z.shape[1]), 2):
+        both = (present[:, i] > 0) & (present[:, j] > 0)
+        if both.sum() < 2:
+            continue
+        logits = z[both, i] @ z[both, j].T / temperature
+        target = torch.arange(logits.shape[0], device=logits.device)
+        terms.append((F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2)
+    return torch.stack(terms).mean() if terms else summaries.new_zeros(())
+
+
+def orthogonality(a: Tensor, b: Tensor, rows: Tensor) -> Tensor:
+    """MISA's soft orthogonality: squared correlations between two (B, D) factor matrices.
+
+    Rows are centred over the batch and L2-normalised, so the loss is zero when no dimension of
+    ``a`` linearly explains any dimension of ``b`` across the batch. ``rows`` selects samples.
+    """
+    a, b = a[rows], b[rows]
+    if a.shape[0] < 2:
+        return a.new_zeros(())
+    a = F.normalize(a - a.mean(0), dim=1)
+    b = F.normalize(b - b.mean(0), dim=1)
+    return (a.T @ b).pow(2).mean()
+
+
+def token_mse(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """MSE over observed tokens only: (B, L, D) tensors, (B, L) mask."""
+    observed = mask > 0
+    if not observed.any():
+        return prediction.new_zeros(())
+    return F.mse_loss(prediction[observed], target[observed])
+
+
+def weighted_mse(prediction: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+    """Per-sample MSE of (B, D) tensors, averaged with (B,) weights; zero when all weights are."""
+    total = weight.sum()
+    if total <= 0:
+        return prediction.new_zeros(())
+    per_sample = (prediction - target).pow(2).mean(-1)
+    return (weight * per_sample).sum() / total
+
+
+def distillation_kl(teacher_logits: Tensor, student_logits: Tensor, temperature: float) -> Tensor:
+    """(B,) KL(teacher || student) at a temperature, scaled by T^2 (Hinton et al.) so the
+    gradient size does not shrink as T grows. The caller detaches the teacher."""
+    teacher = (teacher_logits / temperature).log_softmax(-1)
+    student = (student_logits / temperature).log_softmax(-1)
+    kl = (teacher.exp() * (teacher - student)).sum(-1)
+    return kl * temperature**2
+
+
+def gaussian_kl(teacher: Tensor, student: Tensor, eps: float = 1e-4) -> Tensor:
+    """KL between diagonal Gaussians fitted on the batch, N_teacher || N_student, per dimension.
+
+    Calibrates the distribution of fused representations across views without asking sample
+    features to be identical. Zero for fewer than two samples (no variance to fit).
+    """
+    if teacher.shape[0] < 2:
+        return teacher.new_zeros(())
+    mu_t, var_t = teacher.mean(0), teacher.var(0, unbiased=False) + eps
+    mu_s, var_s = student.mean(0), student.var(0, unbiased=False) + eps
+    kl = 0.5 * (torch.log(var_s / var_t) + (var_t + (mu_t - mu_s) ** 2) / var_s - 1)
+    return kl.mean()
+
+
+def central_moment_discrepancy(x: Tensor, y: Tensor, moments: int) -> Tensor:
+    """CMD (Zellinger et al.), as MISA uses it: distance between means plus between central
+    moments 2..K of two (N, D) samples."""
+    if x.shape[0] < 2 or y.shape[0] < 2:
+        return x.new_zeros(())
+    mx, my = x.mean(0), y.mean(0)
+    cx, cy = x - mx, y - my
+    distance = (mx - my).norm()
+    for k in range(2, moments + 1):
+        distance = distance + (cx.pow(k).mean(0) - cy.pow(k).mean(0)).norm()
+    return distance

@@ -1,0 +1,272 @@
+"""FIRF, its ablations and the baselines: the behaviour the trainer, evaluator and app rely on."""
+
+import json
+
+import pytest
+import torch
+
+from firf.batch import MODALITIES
+from firf.errors import InputError
+from firf.model import FIRF, MODEL_NAMES, ModelOutput, build_model, load_model
+
+DIMS = {"text": 12, "audio": 5, "vision": 7}
+SMALL = {"d_model": 16, "n_heads": 2}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: a second thread only adds contention on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_batch(
+    dims: dict[str, int] = DIMS,
+    batch: int = 4,
+    frames: int = 6,
+    drop: float = 0.3,
+    seed: int = 0,
+    view: int = 0,
+    score_range: float = 3.0,
+) -> dict[str, torch.Tensor]:
+    """Random clips of random lengths, ``drop`` of their frames lost; padding and lost frames
+    are zero with mask 0, as the collate function and missing protocols produce them.
+    ``seed`` picks the clips, ``view`` which frames are lost."""
+    g = torch.Generator().manual_seed(seed)
+    lost = torch.Generator().manual_seed(1000 + view)
+    out = {}
+    for m, dim in dims.items():
+        lengths = torch.randint(1, frames + 1, (batch,), generator=g)
+        in_clip = torch.arange(frames)[None] < lengths[:, None]
+        mask = (in_clip & (torch.rand(batch, frames, generator=lost) >= drop)).float()
+        out[m] = torch.randn(batch, frames, dim, generator=g) * mask[..., None]
+        out[f"{m}_mask"] = mask
+        out[f"{m}_lengths"] = lengths
+    out["label"] = (torch.rand(batch, generator=g) * 2 - 1) * score_range
+    return out
+
+
+def two_views(**kwargs) -> tuple[dict, dict]:
+    """The same clips with independently lost frames."""
+    return make_batch(view=0, **kwargs), make_batch(view=1, **kwargs)
+
+
+def build(name: str, dims: dict[str, int] = DIMS, **overrides):
+    torch.manual_seed(0)
+    return build_model(name, dims, **{**SMALL, **overrides})
+
+
+def outputs(model, batch) -> list[torch.Tensor]:
+    """Outputs as evaluation computes them (inference mode takes PyTorch's fast attention path)."""
+    with torch.inference_mode():
+        out = model(batch)
+    return [t for t in (out.score, out.logits, out.fused) if t is not None]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_training_step_reaches_every_encoder(name):
+    model = build(name).train()
+    view_a, view_b = two_views()
+    loss, logs = model.compute_loss(view_a, view_b)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert logs["loss"] == pytest.approx(loss.item())
+    assert all(isinstance(v, float) for v in logs.values())
+    for m in MODALITIES:
+        grad = model.encoders[m].proj.weight.grad
+        assert grad is not None and grad.abs().sum() > 0, f"no gradient reaches the {m} encoder"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_masked_frames_and_padding_do_not_change_outputs(name):
+    model = build(name, strides={"vision": 2}).eval()
+    batch = make_batch(drop=0.4)
+    reference = outputs(model, batch)
+
+    # Garbage (even NaN) where the mask says "not observed" ...
+    garbage = dict(batch)
+    for m in MODALITIES:
+        unseen = batch[f"{m}_mask"][..., None] == 0
+        noise = 100 * torch.randn_like(batch[m])
+        noise[:, :1] = float("nan")
+        garbage[m] = torch.where(unseen, noise, batch[m])
+    for got, want in zip(outputs(model, garbage), reference, strict=True):
+        torch.testing.assert_close(got, want)
+
+    # ... and extra padding frames past every clip's end change nothing either.
+    padded = dict(batch)
+    for m in MODALITIES:
+        b, _, d = batch[m].shape
+        padded[m] = torch.cat([batch[m], torch.randn(b, 5, d)], dim=1)
+        padded[f"{m}_mask"] = torch.cat([batch[f"{m}_mask"], torch.zeros(b, 5)], dim=1)
+    for got, want in zip(outputs(model, padded), reference, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_everything_missing_still_gives_finite_outputs_and_loss(name):
+    model = build(name)
+    view_a, view_b = two_views(drop=1.0)
+    model.eval()
+    for t in outputs(model, view_a):
+        assert torch.isfinite(t).all()
+    model.train()
+    view_c = make_batch(view=2)
+    for pair in ((view_a, view_b), (view_c, view_a)):
+        model.zero_grad()
+        loss, _ = model.compute_loss(*pair)
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("name", ["firf", "late_fusion", "misa"])
+@pytest.mark.parametrize("score_range", [3.0, 1.0])
+def test_scores_stay_within_score_range(name, score_range):
+    model = build(name, score_range=score_range).eval()
+    batch = make_batch(batch=8, drop=0.0)
+    for m in MODALITIES:
+        batch[m] = batch[m] * 1e4  # far outside anything seen in training
+    with torch.no_grad():
+        model.score_head.bias.fill_(1e3)
+        score = model(batch).score
+    assert score.shape == (8,)
+    assert torch.isfinite(score).all() and score.abs().max() <= score_range
+
+
+@pytest.mark.parametrize("name", ["firf_no_noise", "late_fusion", "misa"])
+def test_save_and_load_round_trip(name, tmp_path):
+    extractor = {"text": {"name": "minilm", "dim": 12}, "fps": 5}
+    model = build(name, extractor=extractor, strides={"vision": 2}, dropout=0.2).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+
+    loaded = load_model(tmp_path)
+    same_class = type(model).from_pretrained(tmp_path)
+    batch = make_batch()
+    for other in (loaded, same_class):
+        assert type(other) is type(model) and not other.training
+        assert other.config == model.config
+        for got, want in zip(outputs(other, batch), outputs(model, batch), strict=True):
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["extractor"] == extractor and config["strides"]["vision"] == 2
+    if name.startswith("firf"):
+        assert config["model_type"] == "firf" and config["use_noise"] is False
+
+
+def test_loading_refuses_mismatched_or_missing_checkpoints(tmp_path):
+    build("misa").save_pretrained(tmp_path / "misa")
+    with pytest.raises(InputError, match="load_model"):
+        FIRF.from_pretrained(tmp_path / "misa")
+
+    build("firf").save_pretrained(tmp_path / "firf")
+    config_path = tmp_path / "firf" / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "d_model": 32}))
+    with pytest.raises(InputError, match="does not match"):
+        load_model(tmp_path / "firf")
+
+    with pytest.raises(InputError, match="no model at"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="config.json"):
+        load_model(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "dims, overrides",
+    [
+        ({"text": 768, "audio": 5, "vision": 20}, {}),  # MOSI
+        ({"text": 768, "audio": 74, "vision": 35}, {}),  # MOSEI
+        ({"text": 768, "audio": 33, "vision": 709}, {"score_range": 1.0, "strides": {"vision": 8}}),
+    ],
+    ids=["mosi", "mosei", "sims"],
+)
+def test_dataset_dims_build_and_run(dims, overrides):
+    model = build_model("firf", dims, **overrides)
+    score_range = model.config.score_range
+    view_a, view_b = two_views(dims=dims, frames=10, score_range=score_range)
+    loss, _ = model.compute_loss(view_a, view_b)
+    loss.backward()
+    out = model.eval()(view_a)
+    assert isinstance(out, ModelOutput)
+    assert out.score.shape == (4,) and out.fused.shape == (4, model.config.d_model)
+    assert out.logits.shape == (4, model.config.n_bins)
+    assert out.score.abs().max() <= score_range
+
+
+def test_bad_names_options_and_batches_are_input_errors():
+    with pytest.raises(InputError, match="unknown model"):
+        build_model("firf_xl", DIMS)
+    with pytest.raises(InputError, match="no option"):
+        build_model("firf", DIMS, use_magic=True)
+    with pytest.raises(InputError, match="divisible"):
+        build_model("firf", DIMS, d_model=10, n_heads=4)
+    model = build("firf").eval()
+    wrong = make_batch(dims={**DIMS, "audio": 74})
+    with pytest.raises(InputError, match="audio features"):
+        model(wrong)
+    corrupt = make_batch(drop=0.0)
+    corrupt["text"][0, 0, 0] = float("inf")
+    with pytest.raises(InputError, match="NaN or infinite"):
+        model(corrupt)
+    no_label = make_batch()
+    del no_label["label"]
+    with pytest.raises(InputError, match="label"):
+        model.compute_loss(no_label, no_label)
+
+
+def test_missing_modality_is_recovered_from_the_others():
+    """With reconstruction, what stands in for a missing audio track depends on the text and
+    vision the sample does have; without it, the missing modality simply drops out."""
+    batch = make_batch(drop=0.0)
+    batch["audio_mask"] = torch.zeros_like(batch["audio_mask"])
+    batch["audio"] = torch.zeros_like(batch["audio"])
+    model = build("firf").eval()
+    view = model.run(batch)
+    other_text = dict(batch, text=batch["text"].flip(0), text_mask=batch["text_mask"].flip(0))
+    other_view = model.run(other_text)
+    audio = MODALITIES.index("audio")
+    assert not torch.allclose(view.recovered["s"][:, audio], other_view.recovered["s"][:, audio])
+    assert not view.has_source[:, audio].logical_not().any()
+
+    ablated = build("firf_no_rec").eval()
+    assert ablated.run(batch).recovered == {}
+
+
+def test_one_way_distillation_only_teaches_from_the_more_complete_view():
+    complete, partial = make_batch(drop=0.0), make_batch(drop=0.6)
+    for name, complete_learns in (("firf_oneway", False), ("firf", True)):
+        model = build(name).train()
+        a, b = model.run(complete), model.run(partial)
+        a.output.logits.retain_grad()
+        b.output.logits.retain_grad()
+        kd, _ = model.distillation_loss(a, b)
+        kd.backward()
+        assert b.output.logits.grad.abs().sum() > 0
+        assert (a.output.logits.grad.abs().sum() > 0) == complete_learns
+
+
+@pytest.mark.parametrize("name", ["firf", "late_fusion", "misa"])
+def test_a_few_steps_fit_a_learnable_signal(name):
+    """The label is readable from every modality; a short training run must cut the error."""
+    torch.manual_seed(0)
+    view_a, view_b = two_views(batch=16, drop=0.1)
+    complete = make_batch(batch=16, drop=0.0)
+    label = complete["text"][..., 0].sum(1).clamp(-3, 3)
+    for view in (view_a, view_b):
+        view["label"] = label
+    model = build(name, dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    start = (model.eval()(view_a).score - label).abs().mean().item()
+    for _ in range(30):
+        model.train()
+        loss, _ = model.compute_loss(view_a, view_b)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    end = (model.eval()(view_a).score - label).abs().mean().item()
+    assert end < 0.5 * start
