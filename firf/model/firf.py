@@ -9,8 +9,9 @@ A batch flows through five steps, in the order of this file:
 3. reconstruction of missing semantics: each modality's summaries (pooled s_m, p_m) are also
    recovered from the *other* modalities, and replace or blend with the modality's own
    summaries where it is missing or partly missing;
-4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries -> a bounded
-   score and a distribution over sentiment bins;
+4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries; the fused
+   [CLS] and summaries are read out into one vector -> a bounded score and a distribution over
+   sentiment bins;
 5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: two views of the same
    samples with different missing patterns teach each other, the more complete one more.
 """
