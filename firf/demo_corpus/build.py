@@ -1,0 +1,135 @@
+"""Builds the demo corpus: every clip's features through the app's own extractors, cached.
+
+Layout of the output folder:
+
+- ``shards/``: per-clip features (``firf.data.shards``), the training input of ``firf train``;
+  its manifest also records each clip's text, source identity, voice and face;
+- ``faces/<signature>/``: Face Mesh features per CK+ image, shared by every clip showing it;
+- ``corpus.json``: the recipe (seed, MELD sample size) and the face detection rate.
+
+A rebuild skips every clip already in the shards, so an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from firf.data.shards import ShardWriter
+from firf.demo_corpus.compose import pair_faces
+from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences, subject_split
+from firf.demo_corpus.speech import Voice, synthesize, voice_for
+from firf.demo_corpus.texts import Utterance, load_utterances
+from firf.errors import InputError
+from firf.extract.audio import WhisperAudio
+from firf.extract.text import MiniLMText
+from firf.extract.vision import FaceMeshVision
+
+# Long MOSI monologues are cut: the words that matter are usually early, and Whisper's cost grows
+# with the clip. The text branch still sees the whole transcript.
+MAX_SPEECH_SECONDS = 12.0
+
+
+def signature_digest(signature: dict) -> str:
+    return hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def check_recipe(out: Path, recipe: dict) -> None:
+    """Refuse to mix clips built with another seed or MELD sample into one folder."""
+    path = out / "corpus.json"
+    if path.is_file():
+        before = json.loads(path.read_text())["recipe"]
+        if before != recipe:
+            raise InputError(
+                f"{out} holds a corpus built with {before}, not {recipe}; "
+                "choose another --out or delete that folder."
+            )
+
+
+def face_detection(
+    sequences: list[FaceSequence], vision: FaceMeshVision, cache: Path
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Features of every sequence (cached per image), keyed by sequence id."""
+    return {s.id: face_features(s, vision, cache) for s in tqdm(sequences, desc="faces")}
+
+
+def build_corpus(out: Path, data_dir: Path, seed: int, meld_per_class: int) -> dict:
+    """Extract every missing clip into ``out`` and return the corpus summary (also saved)."""
+    recipe = {"seed": seed, "meld_per_class": meld_per_class}
+    check_recipe(out, recipe)
+    utterances = load_utterances(data_dir, meld_per_class, seed)
+    sequences = list_sequences(data_dir / "ckplus48")
+    face_split = {s.subject: subject_split(s.subject, seed) for s in sequences}
+    pairs = pair_faces(utterances, sequences, face_split, seed)
+
+    text, audio, vision = MiniLMText(), WhisperAudio(), FaceMeshVision()
+    signature = {"text": text.signature, "audio": audio.signature, "vision": vision.signature}
+    dims = {name: sig["dim"] for name, sig in signature.items()}
+    faces = face_detection(sequences, vision, out / "faces" / signature_digest(vision.signature))
+
+    writer = ShardWriter(out / "shards", dims, signature)
+    for utt in tqdm(utterances, desc="clips"):
+        if writer.has(utt.id):
+            continue
+        face = pairs[utt.id]
+        voice = voice_for(utt.id, seed)
+        writer.add(
+            utt.id,
+            clip_arrays(utt, voice, faces[face.id] if face else None, text, audio, dims),
+            utt.label,
+            utt.split,
+            text=utt.text,
+            source=utt.source,
+            group=utt.group,
+            voice=asdict(voice),
+            face=face.id if face else None,
+            face_emotion=face.emotion if face else None,
+            face_subject=face.subject if face else None,
+        )
+
+    found = np.concatenate([mask for _, mask in faces.values()])
+    summary = {
+        "recipe": recipe,
+        "signature": signature,
+        "clips": {split: sum(u.split == split for u in utterances) for split in ("train", "valid")},
+        "composition": composition(utterances, pairs),
+        "face_images": int(found.size),
+        "face_detection_rate": float(found.mean()),
+    }
+    (out / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def composition(
+    utterances: list[Utterance], pairs: dict[str, FaceSequence | None]
+) -> dict[str, dict[str, int]]:
+    """Clips per split by source and by the side of the paired face ("none": no face)."""
+    counts: dict[str, dict[str, int]] = {}
+    for utt in utterances:
+        face = pairs[utt.id]
+        for key in (utt.source, f"face_{face.polarity if face else 'none'}"):
+            split = counts.setdefault(utt.split, {})
+            split[key] = split.get(key, 0) + 1
+    return counts
+
+
+def clip_arrays(
+    utt: Utterance,
+    voice: Voice,
+    face: tuple[np.ndarray, np.ndarray] | None,
+    text: MiniLMText,
+    audio: WhisperAudio,
+    dims: dict[str, int],
+) -> dict[str, np.ndarray]:
+    """One clip: the utterance's text, its espeak-ng reading, and the paired face (or none)."""
+    rate, samples = synthesize(utt.text, voice)
+    speech = (rate, samples[: int(MAX_SPEECH_SECONDS * rate)])
+    arrays = {"text": text(utt.text), "audio": audio.encode_only(speech)}
+    if face is None:
+        return {**arrays, "vision": np.zeros((0, dims["vision"]), np.float32)}
+    return {**arrays, "vision": face[0], "vision_mask": face[1]}

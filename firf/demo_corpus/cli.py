@@ -1,0 +1,80 @@
+"""`python -m firf demo-corpus`: build the demo checkpoint's corpus, optionally report on models.
+
+python -m firf demo-corpus --out DIR --seed 0 --meld-per-class 500
+python -m firf train --shards DIR/shards --model firf --out runs/firf --seed 0 --epochs 10
+python -m firf demo-corpus --out DIR --report runs/firf runs/late_fusion --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from firf.demo_corpus.paths import default_out_dir, shared_data_dir
+from firf.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, default=None, help="corpus folder (default: user cache)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="voices, face pairing, subject split")
+    parser.add_argument(
+        "--meld-per-class",
+        type=int,
+        default=500,
+        help="MELD training utterances per sentiment class (dev: up to the same, balanced)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="source data folder (default: $FIRF_SHARED_DATA or ../shared/data)",
+    )
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="after building, evaluate these checkpoints and the linear probes on validation",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads; short clips gain little from more, shared machines lose a lot",
+    )
+    parser.add_argument("--json", type=Path, help="write the report as JSON to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return build_and_report(args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_and_report(args: argparse.Namespace) -> int:
+    import torch
+
+    from firf.demo_corpus.build import build_corpus
+
+    torch.set_num_threads(args.threads)
+    out = args.out or default_out_dir()
+    data = args.data or shared_data_dir()
+    summary = build_corpus(out, data, args.seed, args.meld_per_class)
+    print(
+        f"corpus in {out}: {summary['clips']} clips, face detection "
+        f"{summary['face_detection_rate']:.1%} of {summary['face_images']} images"
+    )
+    if args.report:
+        from firf.demo_corpus.report import report
+
+        results, markdown = report(out, data, args.seed, args.report)
+        print(markdown)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0

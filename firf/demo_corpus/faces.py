@@ -1,0 +1,88 @@
+"""CK+ posed expressions as short face clips, split by subject."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from firf.errors import InputError
+from firf.extract.vision import FaceMeshVision, prepare_small_face
+
+# Expression -> the sentiment side it stands for. Surprise is left neutral: in MELD it is about
+# evenly positive and negative, so a surprised face should not push the score either way.
+POLARITY: dict[str, str] = {
+    "happy": "positive",
+    "anger": "negative",
+    "disgust": "negative",
+    "fear": "negative",
+    "sadness": "negative",
+    "surprise": "neutral",
+}
+_NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.png$")
+
+
+@dataclass(frozen=True)
+class FaceSequence:
+    """The consecutive peak frames of one posed sequence; each image is one video frame."""
+
+    id: str  # "S010_006"
+    subject: str  # "S010"
+    emotion: str
+    frames: tuple[Path, ...]
+
+    @property
+    def polarity(self) -> str:
+        return POLARITY[self.emotion]
+
+
+def list_sequences(root: Path) -> list[FaceSequence]:
+    """All sequences under ``root/<emotion>/S<subject>_<sequence>_<frame>.png``, frames in order."""
+    frames: dict[tuple[str, str, str], list[tuple[int, Path]]] = defaultdict(list)
+    for emotion in POLARITY:
+        for path in sorted((root / emotion).glob("*.png")):
+            match = _NAME.match(path.name)
+            if match:
+                subject, sequence, frame = match.groups()
+                frames[(emotion, subject, sequence)].append((int(frame), path))
+    if not frames:
+        raise InputError(f"No CK+ images found under {root}/<emotion>/S*_*_*.png.")
+    return [
+        FaceSequence(f"{subject}_{sequence}", subject, emotion, tuple(p for _, p in sorted(fs)))
+        for (emotion, subject, sequence), fs in sorted(frames.items())
+    ]
+
+
+def subject_split(subject: str, seed: int, valid_share: float = 0.2) -> str:
+    """Seeded hash of the subject: every image of one person lands on the same side."""
+    digest = hashlib.sha256(f"ckplus:{seed}:{subject}".encode()).digest()
+    return "valid" if int.from_bytes(digest[:8], "big") / 2**64 < valid_share else "train"
+
+
+def face_features(
+    sequence: FaceSequence, vision: FaceMeshVision, cache_dir: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, dim) features and (frames,) face mask of a sequence, each image cached once.
+
+    Images are upscaled and padded exactly as ``prepare_small_face`` does for the app's small
+    crops; a frame where Face Mesh finds no face stays in the clip with mask 0.
+    """
+    features, mask = [], []
+    for path in sequence.frames:
+        cached = cache_dir / sequence.emotion / f"{path.stem}.npz"
+        if not cached.is_file():
+            image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                raise InputError(f"Cannot read the face image {path}.")
+            found = vision([prepare_small_face(image)])
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cached, features=found.features[0], mask=found.mask[0])
+        with np.load(cached) as stored:
+            features.append(stored["features"])
+            mask.append(stored["mask"])
+    return np.stack(features), np.asarray(mask, dtype=np.float32)

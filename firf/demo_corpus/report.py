@@ -1,0 +1,223 @@
+"""Validation tables of trained checkpoints against the linear probes, on the demo corpus.
+
+Every modality subset is crossed with intra-modal drop rates; each cell is averaged over the
+evaluation seeds. A subset is scored on the clips that have at least one of its modalities (the
+vision-only row therefore covers the clips with a face).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score
+
+from firf.batch import LONG
+from firf.data.dataset import FeatureDataset, make_loader
+from firf.data.shards import load_shards
+from firf.demo_corpus.build import signature_digest
+from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences, subject_split
+from firf.demo_corpus.probes import face_probe, ridge_probe
+from firf.extract.vision import FaceMeshVision
+from firf.metrics import regression_metrics
+from firf.missing import EVAL_SEEDS, SUBSETS, drop_frames, keep_modalities
+from firf.model import load_model
+
+RATES = (0.0, 0.3, 0.6, 0.9)
+SHOWN = ("acc2_non0", "f1_non0", "mae", "corr")
+
+
+def subset_of(dataset: FeatureDataset, keep: list[bool]) -> FeatureDataset:
+    samples = [s for s, k in zip(dataset.samples, keep, strict=True) if k]
+    return FeatureDataset(samples, dataset.dims, dataset.kind, dataset.extractor)
+
+
+def has_any(dataset: FeatureDataset, subset: str) -> list[bool]:
+    def present(sample: dict, modality: str) -> bool:
+        mask = sample.get(f"{modality}_mask")
+        return bool(len(sample[modality])) and (mask is None or bool(mask.any()))
+
+    return [any(present(s, LONG[letter]) for letter in subset) for s in dataset.samples]
+
+
+@torch.no_grad()
+def scores(model: torch.nn.Module, dataset: FeatureDataset, subset: str, rate: float, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for batch in make_loader(dataset, batch_size=256):
+        batch = drop_frames(keep_modalities(batch, subset), rate, generator)
+        out.append(model(batch).score)
+    return torch.cat(out).numpy()
+
+
+def robustness_grid(model: torch.nn.Module, dataset: FeatureDataset) -> dict:
+    """{subset: {rate: metrics averaged over EVAL_SEEDS}}."""
+    model.eval()
+    grid = {}
+    for subset in SUBSETS:
+        part = subset_of(dataset, has_any(dataset, subset))
+        grid[subset] = {}
+        for rate in RATES:
+            runs = [
+                regression_metrics(scores(model, part, subset, rate, seed), part.labels)
+                for seed in EVAL_SEEDS
+            ]
+            grid[subset][str(rate)] = {k: float(np.mean([r[k] for r in runs])) for k in SHOWN}
+            grid[subset][str(rate)]["n"] = len(part)
+    return grid
+
+
+def face_dataset(
+    sequences: list[FaceSequence],
+    features: dict[str, tuple[np.ndarray, np.ndarray]],
+    dims: dict[str, int],
+) -> FeatureDataset:
+    """Happy (+1) and negative (-1) face sequences alone, vision only, for the face comparison."""
+    samples = [
+        {
+            "id": s.id,
+            "label": 1.0 if s.polarity == "positive" else -1.0,
+            "text": np.zeros((0, dims["text"]), np.float32),
+            "audio": np.zeros((0, dims["audio"]), np.float32),
+            "vision": features[s.id][0],
+            "vision_mask": features[s.id][1],
+        }
+        for s in sequences
+        if s.polarity != "neutral"
+    ]
+    return FeatureDataset(samples, dims)
+
+
+def face_balanced_accuracy(model: torch.nn.Module, faces: FeatureDataset) -> float:
+    """How well the model's vision-only score tells happy from negative faces (sign of score)."""
+    model.eval()
+    predicted = scores(model, faces, "v", 0.0, EVAL_SEEDS[0]) > 0
+    return float(balanced_accuracy_score(faces.labels > 0, predicted))
+
+
+def pooled_faces(faces: FeatureDataset) -> tuple[np.ndarray, np.ndarray]:
+    x = np.stack([s["vision"][s["vision_mask"] > 0].mean(0) for s in faces.samples])
+    return x, (faces.labels > 0).astype(int)
+
+
+def probe_results(
+    train: FeatureDataset,
+    valid_parts: dict[str, FeatureDataset],
+    faces_train: FeatureDataset,
+    faces_valid: FeatureDataset,
+) -> dict:
+    return {
+        "text": ridge_probe(train, valid_parts, "text"),
+        "audio": ridge_probe(train, valid_parts, "audio"),
+        "face_balanced_accuracy": face_probe(pooled_faces(faces_train), pooled_faces(faces_valid)),
+    }
+
+
+def markdown_grid(grid: dict) -> str:
+    """Rows: subsets; columns: rates; cells: Acc-2 / F1 / MAE / Corr."""
+    head = "| subset | n | " + " | ".join(f"r={r} Acc-2 / F1 / MAE / Corr" for r in RATES) + " |"
+    lines = [head, "|" + "---|" * (len(RATES) + 2)]
+    for subset, by_rate in grid.items():
+        cells = [" / ".join(f"{by_rate[str(r)][k]:.3f}" for k in SHOWN) for r in RATES]
+        lines.append(f"| {subset} | {by_rate['0.0']['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_drop_one(grids: dict[str, dict]) -> str:
+    """Acc-2 and MAE lost when one modality goes missing, from the complete tav input (r = 0)."""
+    lines = [
+        "| model | missing | Acc-2 (tav -> subset) | MAE (tav -> subset) |",
+        "|---|---|---|---|",
+    ]
+    for name, grid in grids.items():
+        full = grid["tav"]["0.0"]
+        for subset, gone in (("av", "text"), ("tv", "audio"), ("ta", "vision")):
+            cell = grid[subset]["0.0"]
+            lines.append(
+                f"| {name} | {gone} | {full['acc2_non0']:.3f} -> {cell['acc2_non0']:.3f} | "
+                f"{full['mae']:.3f} -> {cell['mae']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+def report(out: Path, data_dir: Path, seed: int, checkpoints: list[Path]) -> tuple[dict, str]:
+    """Probes and every checkpoint on the validation clips; (JSON-able results, markdown)."""
+    shards = out / "shards"
+    train, valid = load_shards(shards, "train"), load_shards(shards, "valid")
+    parts = {
+        "all": valid,
+        "mosi": subset_of(valid, [i.startswith("mosi/") for i in valid.ids]),
+        "meld": subset_of(valid, [i.startswith("meld/") for i in valid.ids]),
+    }
+    vision = FaceMeshVision()
+    cache = out / "faces" / signature_digest(vision.signature)
+    sequences = list_sequences(data_dir / "ckplus48")
+    features = {s.id: face_features(s, vision, cache) for s in sequences}
+    side = {s.id: subject_split(s.subject, seed) for s in sequences}
+    faces = {
+        split: face_dataset([s for s in sequences if side[s.id] == split], features, train.dims)
+        for split in ("train", "valid")
+    }
+    results = {"probes": probe_results(train, parts, faces["train"], faces["valid"])}
+    sections = [markdown_probes(results["probes"])]
+    grids = {}
+    for path in checkpoints:
+        model = load_model(path)
+        name = f"{type(model).__name__} ({path})"
+        grids[name] = robustness_grid(model, valid)
+        results[name] = {
+            "grid": grids[name],
+            "single_modality": {
+                "text": single_modality(model, parts, "t"),
+                "audio": single_modality(model, parts, "a"),
+                "face_balanced_accuracy": face_balanced_accuracy(model, faces["valid"]),
+            },
+        }
+        sections.append(f"### {name}\n\n{markdown_grid(grids[name])}")
+        sections.append(markdown_single(name, results[name]["single_modality"]))
+    sections.append("### Drop-one-modality cost\n\n" + markdown_drop_one(grids))
+    return results, "\n\n".join(sections)
+
+
+def single_modality(model: torch.nn.Module, parts: dict[str, FeatureDataset], subset: str) -> dict:
+    """The model on one modality alone (r = 0), per validation part: the probe's counterpart."""
+    return {
+        name: regression_metrics(scores(model, part, subset, 0.0, EVAL_SEEDS[0]), part.labels)
+        for name, part in parts.items()
+    }
+
+
+def markdown_probes(probes: dict) -> str:
+    lines = [
+        "### Linear probes (frozen features)",
+        "",
+        "| probe | part | Acc-2 | F1 | MAE | Corr |",
+    ]
+    lines.append("|---|---|---|---|---|---|")
+    for modality in ("text", "audio"):
+        for part, m in probes[modality].items():
+            lines.append(
+                f"| {modality} ridge | {part} | {m['acc2_non0']:.3f} | {m['f1_non0']:.3f} | "
+                f"{m['mae']:.3f} | {m['corr']:.3f} |"
+            )
+    lines.append(
+        f"\nFace landmark probe, happy vs negative, balanced accuracy: "
+        f"{probes['face_balanced_accuracy']:.3f}"
+    )
+    return "\n".join(lines)
+
+
+def markdown_single(name: str, single: dict) -> str:
+    lines = [f"Single modality, {name}:", "", "| input | part | Acc-2 | F1 | MAE | Corr |"]
+    lines.append("|---|---|---|---|---|---|")
+    for modality in ("text", "audio"):
+        for part, m in single[modality].items():
+            lines.append(
+                f"| {modality} only | {part} | {m['acc2_non0']:.3f} | {m['f1_non0']:.3f} | "
+                f"{m['mae']:.3f} | {m['corr']:.3f} |"
+            )
+    lines.append(
+        f"\nFace only, happy vs negative, balanced accuracy: {single['face_balanced_accuracy']:.3f}"
+    )
+    return "\n".join(lines)

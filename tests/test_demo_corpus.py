@@ -1,0 +1,283 @@
+"""The demo corpus's composition: text cleaning, MELD mapping, identity splits, soft face pairing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firf.demo_corpus.compose import PairingConfig, happy_probability, pair_faces
+from firf.demo_corpus.faces import FaceSequence, list_sequences, subject_split
+from firf.demo_corpus.speech import synthesize, voice_for
+from firf.demo_corpus.texts import MELD_SCORE, Utterance, clean_text, load_meld, load_mosi
+from firf.errors import InputError
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def meld_rows(counts: dict[str, int]) -> list[dict]:
+    rows = []
+    for sentiment, count in counts.items():
+        for i in range(count):
+            rows.append(
+                {
+                    "Utterance": f"You must\x92ve had  {sentiment} day {i}\u2026",
+                    "Sentiment": sentiment,
+                    "Dialogue_ID": str(i % 4),
+                    "Utterance_ID": f"{sentiment[:3]}{i}",
+                }
+            )
+    return rows
+
+
+def test_clean_text_repairs_meld_encoding_and_spacing():
+    assert clean_text("You must\x92ve had\u00a0 your \u201chands\u201d full\u2026 ") == (
+        'You must\'ve had your "hands" full...'
+    )
+    assert clean_text("caf\u00e9 \u2014 ok") == "caf\u00e9 - ok"
+    assert clean_text("  \x92 ") == "'"
+
+
+def test_meld_is_balanced_mapped_to_scores_and_seeded(tmp_path):
+    path = write_csv(
+        tmp_path / "train_sent_emo.csv", meld_rows({"neutral": 9, "negative": 6, "positive": 4})
+    )
+    utterances = load_meld(path, "train", per_class=5, seed=0)
+    counts = Counter(u.label for u in utterances)
+    # capped by the smallest class (4 positives), every class equally represented
+    assert counts == {score: 4 for score in MELD_SCORE.values()}
+    assert MELD_SCORE["negative"] < 0 == MELD_SCORE["neutral"] < MELD_SCORE["positive"]
+    assert all("\x92" not in u.text and u.text.startswith("You must've") for u in utterances)
+    assert all(
+        u.group.startswith("meld:train_sent_emo:") and u.split == "train" for u in utterances
+    )
+    assert len({u.id for u in utterances}) == len(utterances)
+    assert load_meld(path, "train", 5, seed=0) == utterances
+    assert load_meld(path, "train", 5, seed=1) != utterances
+
+
+def test_mosi_keeps_its_folds_and_groups_by_video(tmp_path):
+    rows = [
+        {
+            "video_id": "vidA",
+            "clip_id": "1",
+            "text": "it was good",
+            "label": "1.6",
+            "split": "train",
+        },
+        {"video_id": "vidA", "clip_id": "2", "text": " ", "label": "0.0", "split": "train"},
+        {"video_id": "vidB", "clip_id": "1", "text": "awful", "label": "-2.2", "split": "valid"},
+    ]
+    utterances = load_mosi(write_csv(tmp_path / "mosi.csv", rows))
+    assert [(u.id, u.split, u.group, u.label) for u in utterances] == [
+        ("mosi/vidA_1", "train", "mosi:vidA", 1.6),
+        ("mosi/vidB_1", "valid", "mosi:vidB", -2.2),
+    ]
+
+
+def test_missing_source_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="Missing source file"):
+        load_mosi(tmp_path / "nope.csv")
+
+
+def test_ckplus_sequences_group_frames_in_order(tmp_path):
+    for emotion, name in [
+        ("happy", "S010_006_00000015.png"),
+        ("happy", "S010_006_00000013.png"),
+        ("happy", "S010_006_00000014.png"),
+        ("sadness", "S011_002_00000009.png"),
+        ("surprise", "S011_001_00000020.png"),
+        ("happy", "notes.txt"),
+    ]:
+        (tmp_path / emotion).mkdir(exist_ok=True)
+        (tmp_path / emotion / name).write_bytes(b"")
+    sequences = {s.id: s for s in list_sequences(tmp_path)}
+    assert set(sequences) == {"S010_006", "S011_002", "S011_001"}
+    happy = sequences["S010_006"]
+    assert [p.name[-6:-4] for p in happy.frames] == ["13", "14", "15"]
+    assert (happy.subject, happy.polarity) == ("S010", "positive")
+    assert sequences["S011_002"].polarity == "negative"
+    assert sequences["S011_001"].polarity == "neutral"
+    with pytest.raises(InputError, match="No CK\\+ images"):
+        list_sequences(tmp_path / "empty")
+
+
+def test_subject_split_is_seeded_and_about_one_in_five():
+    subjects = [f"S{i:03d}" for i in range(1000)]
+    sides = [subject_split(s, seed=0) for s in subjects]
+    assert sides == [subject_split(s, seed=0) for s in subjects]
+    assert 0.15 < sides.count("valid") / len(sides) < 0.25
+    assert sides != [subject_split(s, seed=1) for s in subjects]
+
+
+def fake_faces() -> tuple[list[FaceSequence], dict[str, str]]:
+    sequences, split = [], {}
+    for i in range(20):
+        subject = f"S{i:03d}"
+        split[subject] = "valid" if i % 5 == 0 else "train"
+        for emotion in ("happy", "anger", "surprise"):
+            sequences.append(FaceSequence(f"{subject}_{emotion}", subject, emotion, ()))
+    return sequences, split
+
+
+def utterances_at(scores: np.ndarray, split: str = "train") -> list[Utterance]:
+    return [
+        Utterance(f"u{split}{i}", "text", float(s), split, f"g{i}", "mosi")
+        for i, s in enumerate(scores)
+    ]
+
+
+def test_faces_come_from_subjects_of_the_same_split():
+    sequences, split = fake_faces()
+    utterances = utterances_at(np.linspace(-3, 3, 300), "train") + utterances_at(
+        np.linspace(-3, 3, 300), "valid"
+    )
+    pairs = pair_faces(utterances, sequences, split, seed=0)
+    for utt in utterances:
+        face = pairs[utt.id]
+        assert face is None or split[face.subject] == utt.split
+
+
+def test_pairing_is_soft_and_follows_the_score():
+    sequences, split = fake_faces()
+    scores = np.random.default_rng(0).uniform(-3, 3, 6000)
+    utterances = utterances_at(scores)
+    pairs = pair_faces(utterances, sequences, split, seed=0)
+    faces = np.array([pairs[u.id] is not None for u in utterances])
+    polarity = np.array([pairs[u.id].polarity if pairs[u.id] else "" for u in utterances])
+    near_zero, polar = np.abs(scores) < 0.3, np.abs(scores) > 2
+    # near-neutral utterances often have no face; polar ones usually do
+    assert faces[near_zero].mean() < 0.5 < 0.8 < faces[polar].mean()
+    # the face leans toward the utterance's side, but is never an oracle
+    happy_share_pos = (polarity[scores > 2] == "positive").mean()
+    happy_share_neg = (polarity[scores < -2] == "positive").mean()
+    assert 0.7 < happy_share_pos < 0.97 and happy_share_neg < 0.05
+    cfg = PairingConfig()
+    expected = (1 - cfg.surprise_share) * np.mean(
+        [happy_probability(s, cfg) for s in scores[polar]]
+    )
+    observed = (polarity[polar] == "positive").sum() / faces[polar].sum()
+    assert abs(observed - expected) < 0.05
+    assert 0.1 < (polarity[faces] == "neutral").mean() < 0.2
+
+
+def test_pairing_of_one_utterance_does_not_depend_on_the_others():
+    sequences, split = fake_faces()
+    utterances = utterances_at(np.linspace(-3, 3, 50))
+    full = pair_faces(utterances, sequences, split, seed=0)
+    part = pair_faces(utterances[::-1][:20], sequences, split, seed=0)
+    assert all(part[k] == full[k] for k in part)
+    assert pair_faces(utterances, sequences, split, seed=1) != full
+
+
+def test_pairing_without_a_needed_face_pool_says_so():
+    sequences, split = fake_faces()
+    only_happy = [s for s in sequences if s.emotion == "happy"]
+    with pytest.raises(InputError, match="No negative face"):
+        pair_faces(utterances_at(np.array([1.0])), only_happy, split, seed=0)
+
+
+def test_voices_vary_but_are_stable_per_clip():
+    voices = [voice_for(f"clip{i}", seed=0) for i in range(200)]
+    assert voices == [voice_for(f"clip{i}", seed=0) for i in range(200)]
+    assert len({v.accent for v in voices}) >= 5 and len({v.variant for v in voices}) >= 8
+    assert len({v.rate for v in voices}) > 20 and len({v.pitch for v in voices}) > 20
+
+
+def test_espeak_reads_the_text_aloud():
+    rate, samples = synthesize("-this was a terrible waste of time", voice_for("clip", seed=0))
+    seconds = samples.size / rate
+    assert samples.dtype == np.float32 and 1.0 < seconds < 5.0
+    assert 0.05 < np.abs(samples).max() <= 1.0
+
+
+def test_missing_espeak_tells_how_to_install_it(monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(InputError, match="apt-get install espeak-ng"):
+        synthesize("hello", voice_for("clip", seed=0))
+
+
+def small_sources(root: Path) -> Path:
+    """A miniature copy of the source layout: 4 MOSI rows, 1 MELD line per class and file, and
+    48x48 CK+-style faces (the astronaut's) for one training and one validation subject."""
+    import cv2
+
+    from tests.media import face_image
+
+    (root / "mosi").mkdir(parents=True)
+    (root / "meld").mkdir()
+    mosi = [
+        ("vidA", 1, "i loved this movie so much", 2.4, "train"),
+        ("vidA", 2, "the plot was dull and slow", -1.8, "train"),
+        ("vidB", 1, "it was okay i guess", 0.2, "train"),
+        ("vidC", 1, "what a wonderful film", 2.0, "valid"),
+    ]
+    write_csv(
+        root / "mosi" / "mosi_text_train_valid.csv",
+        [
+            dict(zip(("video_id", "clip_id", "text", "label", "split"), r, strict=True))
+            for r in mosi
+        ],
+    )
+    for name in ("train_sent_emo.csv", "dev_sent_emo.csv"):
+        write_csv(root / "meld" / name, meld_rows({"positive": 1, "neutral": 1, "negative": 1}))
+    crop = cv2.cvtColor(face_image()[59:189, 160:290], cv2.COLOR_RGB2GRAY)
+    face = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
+    subjects = [f"S{i:03d}" for i in range(1, 60)]
+    chosen = [
+        next(s for s in subjects if subject_split(s, 0) == side) for side in ("train", "valid")
+    ]
+    for subject in chosen:
+        for emotion in ("happy", "anger", "surprise"):
+            (root / "ckplus48" / emotion).mkdir(parents=True, exist_ok=True)
+            for frame in (1, 2):
+                cv2.imwrite(
+                    str(root / "ckplus48" / emotion / f"{subject}_001_{frame:08d}.png"), face
+                )
+    return root
+
+
+@pytest.mark.slow
+def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
+    from firf.data.shards import load_shards
+    from firf.demo_corpus.build import build_corpus
+
+    sources, out = small_sources(tmp_path / "data"), tmp_path / "corpus"
+    summary = build_corpus(out, sources, seed=0, meld_per_class=1)
+    assert summary["clips"] == {"train": 6, "valid": 4}
+    assert summary["face_detection_rate"] == 1.0
+    train, valid = load_shards(out / "shards", "train"), load_shards(out / "shards", "valid")
+    assert (len(train), len(valid)) == (6, 4)
+    assert train.dims == {"text": 384, "audio": 512, "vision": 1434}
+    assert set(train.extractor) == {"text", "audio", "vision"}
+    for sample in train.samples + valid.samples:
+        assert len(sample["text"]) > 2 and len(sample["audio"]) > 5  # tokens; 10 Hz speech states
+        assert len(sample["vision"]) in (0, 2)
+
+    entries = [json.loads(line) for line in (out / "shards" / "manifest.jsonl").open()]
+    groups = {
+        split: {e["group"] for e in entries if e["split"] == split} for split in ("train", "valid")
+    }
+    assert not groups["train"] & groups["valid"]
+    faces = {
+        split: {e["face_subject"] for e in entries if e["split"] == split} - {None}
+        for split in ("train", "valid")
+    }
+    assert not faces["train"] & faces["valid"]
+
+    files = sorted(out.glob("shards/*.npz"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    build_corpus(out, sources, seed=0, meld_per_class=1)  # everything cached: nothing redone
+    assert [f.stat().st_mtime_ns for f in sorted(out.glob("shards/*.npz"))] == stamps
+    with pytest.raises(InputError, match="another --out"):
+        build_corpus(out, sources, seed=1, meld_per_class=1)

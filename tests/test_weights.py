@@ -1,0 +1,67 @@
+"""The bundled demo checkpoint, through the real extractors: what a user of the demo relies on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import firf
+from firf.batch import MODALITIES
+from firf.errors import InputError
+from firf.pipeline import Pipeline, load_pipeline
+from firf.weights import BUNDLED_WEIGHTS
+from tests.media import face_clip, speech_wav
+
+pytestmark = pytest.mark.slow
+
+POSITIVE_SPEECH = "I absolutely loved this movie. It was wonderful, I really enjoyed it."
+NEGATIVE_SPEECH = "This was a terrible, boring movie. It was a complete waste of time."
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return load_pipeline(BUNDLED_WEIGHTS)
+
+
+def test_checkpoint_is_small_and_records_its_extractors():
+    config = json.loads((BUNDLED_WEIGHTS / "config.json").read_text())
+    assert set(config["extractor"]) == set(MODALITIES)
+    assert config["extractor"]["audio"]["name"] == "whisper-base-encoder"
+    assert (BUNDLED_WEIGHTS / "model.safetensors").stat().st_size < 25 * 2**20
+    assert "Lucey" in (BUNDLED_WEIGHTS / "MODEL_CARD.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("I absolutely loved it", "positive"), ("this was a terrible waste of time", "negative")],
+)
+def test_typed_text_polarity(pipeline, text, label):
+    pred = firf.predict(text=text, pipeline=pipeline)
+    assert pred.used == ("text",)
+    assert pred.label == label, pred.score
+
+
+@pytest.mark.parametrize(("sentence", "sign"), [(POSITIVE_SPEECH, 1), (NEGATIVE_SPEECH, -1)])
+def test_spoken_sentence_polarity(pipeline, tmp_path, sentence, sign):
+    wav = speech_wav(tmp_path / "speech.wav", sentence, voice="en-us", rate=160)
+    heard = firf.predict(audio=wav, pipeline=pipeline)
+    assert heard.used == ("text", "audio") and heard.text_source == "transcript"
+    assert sign * heard.score > 0.5, heard.to_dict()
+
+
+def test_smiling_face_is_positive(pipeline, tmp_path):
+    clip = face_clip(tmp_path / "smile.mp4", seconds=2.0)
+    pred = firf.predict(video=clip, pipeline=pipeline)
+    assert pred.used == ("vision",)
+    assert pred.score > 0.5, pred.to_dict()
+
+
+def test_mismatching_extractor_settings_are_refused():
+    with pytest.raises(InputError, match="trained on vision features from .*fps"):
+        load_pipeline(BUNDLED_WEIGHTS, fps=10.0)
+
+
+def test_checkpoint_loads_as_a_firf_model():
+    model = firf.FIRF.from_pretrained(str(BUNDLED_WEIGHTS))
+    assert isinstance(model, firf.FIRF) and model.config.d_model <= 128
