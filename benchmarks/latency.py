@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 import media  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from record import append_section, machine  # noqa: E402
 
 from firf.extract.decode import SAMPLE_RATE, load_audio, load_video  # noqa: E402
 from firf.pipeline import Pipeline  # noqa: E402
@@ -108,23 +108,6 @@ def peak_rss_gb(clip: Path, weights: Path, device: str, threads: int) -> float:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return int(done.stdout.split()[-1]) / 1024**2  # ru_maxrss is in KiB on Linux
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        chip = torch.cuda.get_device_name(device)
-    else:
-        chip = platform.processor() or platform.machine()
-        cpuinfo = Path("/proc/cpuinfo")
-        if cpuinfo.exists():
-            names = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-            if names:
-                chip = names[0].split(":", 1)[1].strip()
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return (
-        f"{chip}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} torch threads{load}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Machine: {machine(device)}, {runs} timed runs per step after a warm-up.  \n"
             f"{notes}\n\n{table}\n"
         )
-        with (REPO_ROOT / "benchmarks" / "BENCHMARKS.md").open("a") as f:
-            f.write(section)
+        append_section(section)
     return 0
 
 

@@ -34,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from gradio_client import Client, handle_file  # noqa: E402
+from record import append_section  # noqa: E402
 
 from app.examples import POSITIVE_SPEECH, face_clip, speak  # noqa: E402
 
@@ -88,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     report = render(results, args, startup_s)
     print(report)
     if args.write:
-        with open(REPO_ROOT / "benchmarks" / "BENCHMARKS.md", "a", encoding="utf-8") as out:
-            out.write("\n" + report)
+        append_section("\n" + report)
     return 0 if all(r.failed == 0 for r in results) else 1
 
 

@@ -12,7 +12,6 @@ dims 768/5/20, aligned sequences of 50 frames, a third of the frames lost in eac
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import statistics
 import sys
@@ -24,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
+from record import append_section, machine  # noqa: E402
 
 from firf.batch import MODALITIES, Batch, batch_to  # noqa: E402
 from firf.missing import drop_frames  # noqa: E402
@@ -89,19 +89,6 @@ def latency_ms(name: str, device: torch.device, size: int, runs: int, warmup: in
     return 1000 * statistics.median(times)
 
 
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        chip = torch.cuda.get_device_name(device)
-    else:
-        chip = platform.processor() or platform.machine()
-        cpuinfo = Path("/proc/cpuinfo")
-        if cpuinfo.exists():
-            names = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-            if names:
-                chip = names[0].split(":", 1)[1].strip()
-    return f"{chip}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["firf", "late_fusion"], choices=MODEL_NAMES)
@@ -138,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Inputs: dims 768/5/20, {FRAMES} frames, {LOST_RATE:.0%} of frames lost.\n\n"
             f"{table}\n"
         )
-        with (REPO_ROOT / "benchmarks" / "BENCHMARKS.md").open("a") as f:
-            f.write(section)
+        append_section(section)
     return 0
 
 

@@ -13,6 +13,8 @@ import pytest
 from gradio_client import Client
 from test_app import app_weights, serve_app
 
+from app.screenshot import CHROMIUM_ARGS
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -21,15 +23,6 @@ pytestmark = [
     ),
 ]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TEXT = "The service was slow and the food was cold, a real disappointment."
 TIMEOUT_MS = 120_000
 
