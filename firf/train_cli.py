@@ -78,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if any)")
     parser.add_argument("--d-model", type=int, default=None, help="model width (default 64)")
     parser.add_argument(
+        "--lambda-uni",
+        type=float,
+        default=None,
+        help="FIRF only: weight of the per-modality auxiliary task loss (default 0, off)",
+    )
+    parser.add_argument(
         "--stride",
         action="append",
         default=[],
@@ -97,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"score_range": train_set.score_range, "extractor": train_set.extractor}
         if args.d_model is not None:
             overrides["d_model"] = args.d_model
+        if args.lambda_uni is not None:
+            overrides["lambda_uni"] = args.lambda_uni
         if args.stride:
             overrides["strides"] = parse_strides(args.stride)
         cfg = TrainConfig(

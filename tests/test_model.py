@@ -270,3 +270,25 @@ def test_a_few_steps_fit_a_learnable_signal(name):
         optimizer.step()
     end = (model.eval()(view_a).score - label).abs().mean().item()
     assert end < 0.5 * start
+
+
+def test_unimodal_loss_trains_heads_only_when_switched_on(tmp_path):
+    assert not hasattr(build("firf"), "unimodal_heads")  # default: the shipped parameter set
+    model = build("firf", lambda_uni=0.5).train()
+    view_a, view_b = two_views()
+    loss, logs = model.compute_loss(view_a, view_b)
+    loss.backward()
+    assert torch.isfinite(loss) and logs["uni"] > 0
+    for m in MODALITIES:
+        grad = model.unimodal_heads[m][1].weight.grad
+        assert grad is not None and grad.abs().sum() > 0, f"no gradient reaches the {m} head"
+    assert "uni" not in build("firf").compute_loss(view_a, view_b)[1]
+
+    model.eval().save_pretrained(tmp_path)
+    loaded = load_model(tmp_path)
+    assert loaded.config.lambda_uni == 0.5 and hasattr(loaded, "unimodal_heads")
+    batch = make_batch()
+    for got, want in zip(outputs(loaded, batch), outputs(model, batch), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    with pytest.raises(InputError):
+        build("firf", lambda_uni=-1.0)

@@ -86,6 +86,10 @@ class FIRFConfig(ModelConfig):
     lambda_miss: float = 0.5
     lambda_kd: float = 0.5
     lambda_dist: float = 0.2
+    # Per-modality auxiliary task loss: a head per modality predicts the label from that
+    # modality's own pooled summaries, so a branch learns even where others dominate the
+    # fused view. 0 builds no heads (the parameter set of checkpoints saved before it).
+    lambda_uni: float = 0.0
     kd_temperature: float = 2.0
     syn_temperature: float = 0.2
     # Ablation switches.
@@ -100,6 +104,8 @@ class FIRFConfig(ModelConfig):
         super().__post_init__()
         if self.n_bins < 2:
             raise InputError(f"n_bins must be at least 2, got {self.n_bins}")
+        if self.lambda_uni < 0:
+            raise InputError(f"lambda_uni must be non-negative, got {self.lambda_uni}")
 
 
 @dataclass

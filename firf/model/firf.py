@@ -117,6 +117,11 @@ class FIRF(
         )
         self.score_head = nn.Linear(d, 1)
         self.dist_head = nn.Linear(d, c.n_bins)
+        # Auxiliary per-modality heads on the modality's own summaries (lambda_uni > 0 only).
+        if c.lambda_uni > 0:
+            self.unimodal_heads = nn.ModuleDict(
+                {m: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 1)) for m in MODALITIES}
+            )
         centers = torch.linspace(-c.score_range, c.score_range, c.n_bins)
         self.register_buffer("bin_centers", centers, persistent=False)
 
@@ -235,6 +240,8 @@ class FIRF(
             if c.use_noise:
                 noise = mean_of(self.noise_loss(v, label) for v in (a, b))
                 terms["noise"] = (c.lambda_noise, noise)
+        if c.lambda_uni > 0:
+            terms["uni"] = (c.lambda_uni, mean_of(self.unimodal_loss(v, label) for v in (a, b)))
         if c.use_reconstruction:
             terms["miss"] = (c.lambda_miss, self.missing_loss(a, b))
         if c.use_dcsd:
@@ -254,6 +261,16 @@ class FIRF(
         sigma = self.config.dist_sigma_bins * bin_width
         target = losses.gaussian_targets(label, self.bin_centers, sigma)
         return F.l1_loss(output.score, label), losses.soft_cross_entropy(output.logits, target)
+
+    def unimodal_loss(self, view: ViewPass, label: Tensor) -> Tensor:
+        """Each present modality predicts the label alone from its own pooled summaries (the
+        factors that enter fusion): L1 weighted by presence, averaged over modalities."""
+        terms = []
+        for i, m in enumerate(MODALITIES):
+            summary = sum(view.own[name][:, i] for name in self.fusion_factors)
+            score = bounded(self.unimodal_heads[m](summary).squeeze(-1), self.config.score_range)
+            terms.append(losses.weighted_l1(score, label, view.present[:, i]))
+        return torch.stack(terms).mean()
 
     def synergy_loss(self, view: ViewPass) -> Tensor:
         """A sample's pooled s_t, s_a, s_v agree (InfoNCE across the batch)."""

@@ -77,6 +77,14 @@ def weighted_mse(prediction: Tensor, target: Tensor, weight: Tensor) -> Tensor:
     return (weight * per_sample).sum() / total
 
 
+def weighted_l1(prediction: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+    """L1 of (B,) tensors averaged with (B,) weights; zero when all weights are."""
+    total = weight.sum()
+    if total <= 0:
+        return prediction.new_zeros(())
+    return (weight * (prediction - target).abs()).sum() / total
+
+
 def distillation_kl(teacher_logits: Tensor, student_logits: Tensor, temperature: float) -> Tensor:
     """(B,) KL(teacher || student) at a temperature, scaled by T^2 (Hinton et al.) so the
     gradient size does not shrink as T grows. The caller detaches the teacher."""
