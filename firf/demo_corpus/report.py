@@ -189,35 +189,38 @@ def single_modality(model: torch.nn.Module, parts: dict[str, FeatureDataset], su
 
 
 def markdown_probes(probes: dict) -> str:
-    lines = [
+    return _single_modality_table(
         "### Linear probes (frozen features)",
-        "",
-        "| probe | part | Acc-2 | F1 | MAE | Corr |",
-    ]
-    lines.append("|---|---|---|---|---|---|")
-    for modality in ("text", "audio"):
-        for part, m in probes[modality].items():
-            lines.append(
-                f"| {modality} ridge | {part} | {m['acc2_non0']:.3f} | {m['f1_non0']:.3f} | "
-                f"{m['mae']:.3f} | {m['corr']:.3f} |"
-            )
-    lines.append(
-        f"\nFace landmark probe, happy vs negative, balanced accuracy: "
-        f"{probes['face_balanced_accuracy']:.3f}"
+        probes,
+        column="probe",
+        row="{modality} ridge",
+        face="Face landmark probe, happy vs negative",
     )
-    return "\n".join(lines)
 
 
 def markdown_single(name: str, single: dict) -> str:
-    lines = [f"Single modality, {name}:", "", "| input | part | Acc-2 | F1 | MAE | Corr |"]
-    lines.append("|---|---|---|---|---|---|")
-    for modality in ("text", "audio"):
-        for part, m in single[modality].items():
-            lines.append(
-                f"| {modality} only | {part} | {m['acc2_non0']:.3f} | {m['f1_non0']:.3f} | "
-                f"{m['mae']:.3f} | {m['corr']:.3f} |"
-            )
-    lines.append(
-        f"\nFace only, happy vs negative, balanced accuracy: {single['face_balanced_accuracy']:.3f}"
+    return _single_modality_table(
+        f"Single modality, {name}:",
+        single,
+        column="input",
+        row="{modality} only",
+        face="Face only, happy vs negative",
     )
+
+
+def _single_modality_table(title: str, results: dict, column: str, row: str, face: str) -> str:
+    """Text and audio rows per corpus part, then the face score: probes and models alike."""
+    lines = [
+        title,
+        "",
+        f"| {column} | part | Acc-2 | F1 | MAE | Corr |",
+        "|---|---|---|---|---|---|",
+    ]
+    for modality in ("text", "audio"):
+        for part, m in results[modality].items():
+            lines.append(
+                f"| {row.format(modality=modality)} | {part} | {m['acc2_non0']:.3f} | "
+                f"{m['f1_non0']:.3f} | {m['mae']:.3f} | {m['corr']:.3f} |"
+            )
+    lines.append(f"\n{face}, balanced accuracy: {results['face_balanced_accuracy']:.3f}")
     return "\n".join(lines)
