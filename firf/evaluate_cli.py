@@ -27,7 +27,9 @@ from firf.train_cli import add_data_arguments, load_splits
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="folder (or Hub repo id) of a model")
     add_data_arguments(parser)
-    parser.add_argument("--split", choices=("train", "valid", "test"), default="test")
+    parser.add_argument(
+        "--split", default="test", help="train, valid, test, or a shard split such as select"
+    )
     parser.add_argument("--protocol", choices=("intra", "inter", "both"), default="both")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--device", default=None, help="cpu, cuda (default: cuda if any)")

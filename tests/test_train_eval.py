@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from firf.cli import main
-from firf.data.shards import ShardWriter
+from firf.data.shards import ShardWriter, load_shards
 from firf.errors import InputError
 from firf.evaluate import evaluate, evaluate_robustness, format_report, predict_scores
 from firf.missing import SUBSETS
@@ -27,10 +27,10 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def fit(name, data, epochs, seed=0, out_dir=None):
+def fit(name, data, epochs, seed=0, out_dir=None, ema_decay=0.0):
     torch.manual_seed(seed)
     model = build_model(name, data["train"].dims, d_model=32)
-    cfg = TrainConfig(epochs=epochs, batch_size=16, seed=seed, progress=False)
+    cfg = TrainConfig(epochs=epochs, batch_size=16, seed=seed, progress=False, ema_decay=ema_decay)
     return model, train(model, data, cfg, out_dir=out_dir)
 
 
@@ -79,6 +79,18 @@ def test_training_is_deterministic_with_a_seed(tiny_synthetic):
     assert not np.array_equal(predict_scores(first, valid), predict_scores(other, valid))
 
 
+def test_weight_average_is_what_gets_selected_and_kept(tiny_synthetic):
+    raw, _ = fit("firf", tiny_synthetic, epochs=2, seed=5)
+    averaged, result = fit("firf", tiny_synthetic, epochs=2, seed=5, ema_decay=0.9)
+    valid = tiny_synthetic["valid"]
+    # the same training run, but the returned weights are the average, and they are the ones
+    # whose validation score chose the epoch
+    assert not np.allclose(predict_scores(raw, valid), predict_scores(averaged, valid))
+    assert evaluate(averaged, valid)["mae"] == pytest.approx(result.best_valid["mae"], abs=1e-5)
+    with pytest.raises(InputError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+
+
 def test_checkpoint_and_log_round_trip(tiny_synthetic, tmp_path):
     model, result = fit("late_fusion", tiny_synthetic, epochs=2, out_dir=tmp_path)
     log = json.loads((tmp_path / "train_log.json").read_text())
@@ -100,8 +112,13 @@ def shard_dir(tiny_synthetic, tmp_path_factory):
     """The tiny benchmark written as feature shards, the way `firf extract` stores a corpus."""
     directory = tmp_path_factory.mktemp("shards")
     writer = ShardWriter(directory, tiny_synthetic["train"].dims, {"name": "synthetic"})
-    for split in ("train", "valid"):
-        for sample in tiny_synthetic[split].samples[:48]:
+    parts = {
+        "train": tiny_synthetic["train"].samples[:48],
+        "valid": tiny_synthetic["valid"].samples[:48],
+        "select": tiny_synthetic["test"].samples[:48],
+    }
+    for split, samples in parts.items():
+        for sample in samples:
             arrays = {m: sample[m] for m in ("text", "audio", "vision")}
             writer.add(sample["id"], arrays, sample["label"], split)
     return directory
@@ -131,6 +148,22 @@ def test_cli_train_then_evaluate_json(shard_dir, tmp_path, capsys):
         ["evaluate", "--checkpoint", str(out), "--shards", str(shard_dir), "--split", "test"]
     )
     assert code == 2 and "no clips in split 'test'" in capsys.readouterr().err
+
+
+def test_cli_selects_on_the_named_split(shard_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--shards", str(shard_dir), "--model", "late_fusion", "--out", str(out)]
+    args += ["--epochs", "2", "--d-model", "32", "--no-progress", "--ema-decay", "0.9"]
+    assert main([*args, "--select-split", "select"]) == 0
+    assert "select split at the selected epoch" in capsys.readouterr().out
+    log = json.loads((out / "train_log.json").read_text())
+    select = load_shards(shard_dir, "select")
+    assert evaluate(load_model(out), select)["mae"] == pytest.approx(
+        log["result"]["best_valid"]["mae"], abs=1e-5
+    )
+    assert log["train_config"]["ema_decay"] == 0.9
+    assert main([*args, "--select-split", "tuning"]) == 2
+    assert "no clips in split 'tuning'" in capsys.readouterr().err
 
 
 def test_cli_evaluate_refuses_mismatched_features(shard_dir, tmp_path, capsys):
