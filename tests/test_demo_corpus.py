@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -11,9 +12,17 @@ import numpy as np
 import pytest
 
 from firf.demo_corpus.compose import PairingConfig, happy_probability, pair_faces
-from firf.demo_corpus.faces import FaceSequence, list_sequences, subject_split
+from firf.demo_corpus.faces import FaceSequence, list_sequences
 from firf.demo_corpus.speech import synthesize, voice_for
-from firf.demo_corpus.texts import MELD_SCORE, Utterance, clean_text, load_meld, load_mosi
+from firf.demo_corpus.splits import group_split, subject_split
+from firf.demo_corpus.texts import (
+    MELD_SCORE,
+    Utterance,
+    clean_text,
+    load_meld,
+    load_mosi,
+    load_utterances,
+)
 from firf.errors import InputError
 
 
@@ -112,12 +121,39 @@ def test_ckplus_sequences_group_frames_in_order(tmp_path):
         list_sequences(tmp_path / "empty")
 
 
-def test_subject_split_is_seeded_and_about_one_in_five():
-    subjects = [f"S{i:03d}" for i in range(1000)]
+def test_subject_split_is_seeded_and_carves_selection_out_of_training():
+    subjects = [f"S{i:04d}" for i in range(5000)]
     sides = [subject_split(s, seed=0) for s in subjects]
     assert sides == [subject_split(s, seed=0) for s in subjects]
     assert 0.15 < sides.count("valid") / len(sides) < 0.25
+    rest = len(sides) - sides.count("valid")
+    assert 0.15 < sides.count("select") / rest < 0.25  # a fifth of the rest
     assert sides != [subject_split(s, seed=1) for s in subjects]
+    # how many subjects select takes does not move anyone into or out of validation
+    wider = [subject_split(s, seed=0, select_share=0.5) for s in subjects]
+    assert [w == "valid" for w in wider] == [s == "valid" for s in sides]
+
+
+def test_selection_split_takes_whole_training_groups(tmp_path):
+    rows = [
+        {"video_id": f"{s}{i % 40}", "clip_id": str(i), "text": "fine", "label": "1", "split": s}
+        for i, s in enumerate(["train"] * 400 + ["valid"] * 40)
+    ]
+    (tmp_path / "mosi").mkdir()
+    (tmp_path / "meld").mkdir()
+    write_csv(tmp_path / "mosi" / "mosi_text_train_valid.csv", rows)
+    meld = meld_rows({"positive": 40, "neutral": 40, "negative": 40})
+    for name in ("train_sent_emo.csv", "dev_sent_emo.csv"):
+        write_csv(tmp_path / "meld" / name, meld)
+    utterances = load_utterances(tmp_path, meld_per_class=40, seed=0)
+    by_group: dict[str, set[str]] = {}
+    for u in utterances:
+        by_group.setdefault(u.group, set()).add(u.split)
+        assert u.split == group_split(u.group, 0) or u.split == "valid"
+    assert all(len(sides) == 1 for sides in by_group.values())  # no group on two sides
+    counts = Counter(u.split for u in utterances)
+    assert counts["valid"] == 40 + 120  # the given validation folds are untouched
+    assert 0 < counts["select"] < counts["train"]
 
 
 def fake_faces() -> tuple[list[FaceSequence], dict[str, str]]:
@@ -209,7 +245,7 @@ def test_missing_espeak_tells_how_to_install_it(monkeypatch):
 
 def small_sources(root: Path) -> Path:
     """A miniature copy of the source layout: 4 MOSI rows, 1 MELD line per class and file, and
-    48x48 CK+-style faces (the astronaut's) for one training and one validation subject."""
+    48x48 CK+-style faces (the astronaut's) for one training, selection and validation subject."""
     import cv2
 
     from tests.media import face_image
@@ -235,7 +271,8 @@ def small_sources(root: Path) -> Path:
     face = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
     subjects = [f"S{i:03d}" for i in range(1, 60)]
     chosen = [
-        next(s for s in subjects if subject_split(s, 0) == side) for side in ("train", "valid")
+        next(s for s in subjects if subject_split(s, 0) == side)
+        for side in ("train", "select", "valid")
     ]
     for subject in chosen:
         for emotion in ("happy", "anger", "surprise"):
@@ -253,11 +290,12 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     from firf.demo_corpus.build import build_corpus
 
     sources, out = small_sources(tmp_path / "data"), tmp_path / "corpus"
-    summary = build_corpus(out, sources, seed=0, meld_per_class=1)
-    assert summary["clips"] == {"train": 6, "valid": 4}
+    # at this share only vidB's group hash falls in the selection split
+    summary = build_corpus(out, sources, seed=0, meld_per_class=1, select_share=0.59)
+    assert summary["clips"] == {"train": 5, "select": 1, "valid": 4}
     assert summary["face_detection_rate"] == 1.0
     train, valid = load_shards(out / "shards", "train"), load_shards(out / "shards", "valid")
-    assert (len(train), len(valid)) == (6, 4)
+    assert (len(train), len(valid)) == (5, 4)
     assert train.dims == {"text": 384, "audio": 512, "vision": 1434}
     assert set(train.extractor) == {"text", "audio", "vision"}
     for sample in train.samples + valid.samples:
@@ -265,19 +303,31 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
         assert len(sample["vision"]) in (0, 2)
 
     entries = [json.loads(line) for line in (out / "shards" / "manifest.jsonl").open()]
-    groups = {
-        split: {e["group"] for e in entries if e["split"] == split} for split in ("train", "valid")
-    }
-    assert not groups["train"] & groups["valid"]
-    faces = {
-        split: {e["face_subject"] for e in entries if e["split"] == split} - {None}
-        for split in ("train", "valid")
-    }
-    assert not faces["train"] & faces["valid"]
+    assert {e["group"] for e in entries if e["split"] == "select"} == {"mosi:vidB"}
+    for key in ("group", "face_subject"):
+        sides = {}
+        for e in entries:
+            if e[key] is not None:
+                sides.setdefault(e[key], set()).add(e["split"])
+        assert all(len(s) == 1 for s in sides.values()), key  # no identity on two sides
 
     files = sorted(out.glob("shards/*.npz"))
     stamps = [f.stat().st_mtime_ns for f in files]
-    build_corpus(out, sources, seed=0, meld_per_class=1)  # everything cached: nothing redone
+    build_corpus(out, sources, seed=0, meld_per_class=1, select_share=0.59)  # all cached
     assert [f.stat().st_mtime_ns for f in sorted(out.glob("shards/*.npz"))] == stamps
     with pytest.raises(InputError, match="another --out"):
-        build_corpus(out, sources, seed=1, meld_per_class=1)
+        build_corpus(out, sources, seed=0, meld_per_class=1)  # another select share
+
+    # re-splitting in place: the speech is read from its cache, not synthesised again
+    speech = sorted(out.glob("speech/*/*.npy"))
+    speech_stamps = [f.stat().st_mtime_ns for f in speech]
+    before = {s["id"]: s["audio"] for s in load_shards(out / "shards").samples}
+    shutil.rmtree(out / "shards")
+    (out / "corpus.json").unlink()
+    summary = build_corpus(out, sources, seed=0, meld_per_class=1)
+    assert summary["clips"] == {"train": 6, "select": 0, "valid": 4}
+    assert [f.stat().st_mtime_ns for f in speech] == speech_stamps
+    after = load_shards(out / "shards").samples
+    assert len(after) == len(before)
+    for sample in after:
+        np.testing.assert_array_equal(sample["audio"], before[sample["id"]])

@@ -5,6 +5,8 @@ Layout of the output folder:
 - ``shards/``: per-clip features (``firf.data.shards``), the training input of ``firf train``;
   its manifest also records each clip's text, source identity, voice and face;
 - ``faces/<signature>/``: Face Mesh features per CK+ image, shared by every clip showing it;
+- ``speech/<signature>/``: Whisper states per utterance, keyed by its text and voice, so a
+  rebuild that only re-pairs faces (another split) does not redo the speech;
 - ``corpus.json``: the recipe (seed, MELD sample size) and the face detection rate.
 
 A rebuild skips every clip already in the shards, so an interrupted build resumes where it stopped.
@@ -20,10 +22,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from firf.data.shards import ShardWriter
+from firf.data.shards import ShardWriter, safe_name
 from firf.demo_corpus.compose import pair_faces
-from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences, subject_split
+from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences
 from firf.demo_corpus.speech import Voice, synthesize, voice_for
+from firf.demo_corpus.splits import SELECT_SHARE, SPLITS, subject_split
 from firf.demo_corpus.texts import Utterance, load_utterances
 from firf.errors import InputError
 from firf.extract.audio import WhisperAudio
@@ -46,8 +49,9 @@ def check_recipe(out: Path, recipe: dict) -> None:
         before = json.loads(path.read_text())["recipe"]
         if before != recipe:
             raise InputError(
-                f"{out} holds a corpus built with {before}, not {recipe}; "
-                "choose another --out or delete that folder."
+                f"{out} holds a corpus built with {before}, not {recipe}; choose another --out, "
+                "or delete its shards/ and corpus.json to rebuild there (the cached speech and "
+                "faces are reused)."
             )
 
 
@@ -58,11 +62,13 @@ def face_detection(
     return {s.id: face_features(s, vision, cache) for s in tqdm(sequences, desc="faces")}
 
 
-def build_corpus(out: Path, data_dir: Path, seed: int, meld_per_class: int) -> dict:
+def build_corpus(
+    out: Path, data_dir: Path, seed: int, meld_per_class: int, select_share: float = SELECT_SHARE
+) -> dict:
     """Extract every missing clip into ``out`` and return the corpus summary (also saved)."""
-    recipe = {"seed": seed, "meld_per_class": meld_per_class}
+    recipe = {"seed": seed, "meld_per_class": meld_per_class, "select_share": select_share}
     check_recipe(out, recipe)
-    utterances = load_utterances(data_dir, meld_per_class, seed)
+    utterances = load_utterances(data_dir, meld_per_class, seed, select_share)
     sequences = list_sequences(data_dir / "ckplus48")
     face_split = {s.subject: subject_split(s.subject, seed) for s in sequences}
     pairs = pair_faces(utterances, sequences, face_split, seed)
@@ -72,6 +78,7 @@ def build_corpus(out: Path, data_dir: Path, seed: int, meld_per_class: int) -> d
     dims = {name: sig["dim"] for name, sig in signature.items()}
     faces = face_detection(sequences, vision, out / "faces" / signature_digest(vision.signature))
 
+    speech_cache = out / "speech" / signature_digest(audio.signature)
     writer = ShardWriter(out / "shards", dims, signature)
     for utt in tqdm(utterances, desc="clips"):
         if writer.has(utt.id):
@@ -80,7 +87,9 @@ def build_corpus(out: Path, data_dir: Path, seed: int, meld_per_class: int) -> d
         voice = voice_for(utt.id, seed)
         writer.add(
             utt.id,
-            clip_arrays(utt, voice, faces[face.id] if face else None, text, audio, dims),
+            clip_arrays(
+                utt, voice, faces[face.id] if face else None, text, audio, dims, speech_cache
+            ),
             utt.label,
             utt.split,
             text=utt.text,
@@ -96,7 +105,7 @@ def build_corpus(out: Path, data_dir: Path, seed: int, meld_per_class: int) -> d
     summary = {
         "recipe": recipe,
         "signature": signature,
-        "clips": {split: sum(u.split == split for u in utterances) for split in ("train", "valid")},
+        "clips": {split: sum(u.split == split for u in utterances) for split in SPLITS},
         "composition": composition(utterances, pairs),
         "face_images": int(found.size),
         "face_detection_rate": float(found.mean()),
@@ -118,6 +127,22 @@ def composition(
     return counts
 
 
+def speech_features(utt: Utterance, voice: Voice, audio: WhisperAudio, cache: Path) -> np.ndarray:
+    """Whisper states of the utterance read aloud by ``voice``, cached by (id, text, voice)."""
+    key = json.dumps([utt.text, asdict(voice), MAX_SPEECH_SECONDS], sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    path = cache / f"{safe_name(utt.id)}-{digest}.npy"
+    if path.is_file():
+        return np.load(path)
+    rate, samples = synthesize(utt.text, voice)
+    states = audio.encode_only((rate, samples[: int(MAX_SPEECH_SECONDS * rate)]))
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, states)
+    tmp.replace(path)
+    return states
+
+
 def clip_arrays(
     utt: Utterance,
     voice: Voice,
@@ -125,11 +150,10 @@ def clip_arrays(
     text: MiniLMText,
     audio: WhisperAudio,
     dims: dict[str, int],
+    speech_cache: Path,
 ) -> dict[str, np.ndarray]:
     """One clip: the utterance's text, its espeak-ng reading, and the paired face (or none)."""
-    rate, samples = synthesize(utt.text, voice)
-    speech = (rate, samples[: int(MAX_SPEECH_SECONDS * rate)])
-    arrays = {"text": text(utt.text), "audio": audio.encode_only(speech)}
+    arrays = {"text": text(utt.text), "audio": speech_features(utt, voice, audio, speech_cache)}
     if face is None:
         return {**arrays, "vision": np.zeros((0, dims["vision"]), np.float32)}
     return {**arrays, "vision": face[0], "vision_mask": face[1]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -56,12 +55,6 @@ def list_sequences(root: Path) -> list[FaceSequence]:
         FaceSequence(f"{subject}_{sequence}", subject, emotion, tuple(p for _, p in sorted(fs)))
         for (emotion, subject, sequence), fs in sorted(frames.items())
     ]
-
-
-def subject_split(subject: str, seed: int, valid_share: float = 0.2) -> str:
-    """Seeded hash of the subject: every image of one person lands on the same side."""
-    digest = hashlib.sha256(f"ckplus:{seed}:{subject}".encode()).digest()
-    return "valid" if int.from_bytes(digest[:8], "big") / 2**64 < valid_share else "train"
 
 
 def face_features(

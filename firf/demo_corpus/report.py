@@ -17,8 +17,9 @@ from firf.batch import LONG
 from firf.data.dataset import FeatureDataset, make_loader
 from firf.data.shards import load_shards
 from firf.demo_corpus.build import signature_digest
-from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences, subject_split
+from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences
 from firf.demo_corpus.probes import face_probe, ridge_probe
+from firf.demo_corpus.splits import subject_split
 from firf.extract.vision import FaceMeshVision
 from firf.metrics import regression_metrics
 from firf.missing import EVAL_SEEDS, SUBSETS, drop_frames, keep_modalities

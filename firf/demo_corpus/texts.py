@@ -6,9 +6,10 @@ import csv
 import random
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from firf.demo_corpus.splits import SELECT_SHARE, group_split
 from firf.errors import InputError
 
 # MELD has three classes; the model regresses a MOSI-scale score in [-3, 3]. Polar classes sit at
@@ -45,7 +46,7 @@ class Utterance:
     id: str
     text: str
     label: float
-    split: str  # "train" | "valid"
+    split: str  # "train" | "select" | "valid"
     group: str  # "mosi:<video>" or "meld:<file>:<dialogue>"
     source: str  # "mosi" | "meld"
 
@@ -112,11 +113,21 @@ def load_meld(path: Path, split: str, per_class: int, seed: int) -> list[Utteran
     return [u for name in MELD_SCORE for u in rng.sample(by_class[name], n)]
 
 
-def load_utterances(data_dir: Path, meld_per_class: int, seed: int) -> list[Utterance]:
-    """MOSI (its own folds) plus balanced MELD: the train file for training, dev for validation."""
+def load_utterances(
+    data_dir: Path, meld_per_class: int, seed: int, select_share: float = SELECT_SHARE
+) -> list[Utterance]:
+    """MOSI (its own folds) plus balanced MELD: the train file for training, dev for validation.
+
+    A seeded share of the training groups (MOSI videos, MELD dialogues) becomes the "select"
+    split, which picks the checkpoint so that validation stays a clean report.
+    """
     meld = data_dir / "meld"
-    return (
+    utterances = (
         load_mosi(data_dir / "mosi" / "mosi_text_train_valid.csv")
         + load_meld(meld / "train_sent_emo.csv", "train", meld_per_class, seed)
         + load_meld(meld / "dev_sent_emo.csv", "valid", meld_per_class, seed)
     )
+    return [
+        replace(u, split=group_split(u.group, seed, select_share)) if u.split == "train" else u
+        for u in utterances
+    ]
