@@ -99,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="FIRF only: weight of the per-modality auxiliary task loss (default 0, off)",
     )
     parser.add_argument(
+        "--mark-reconstructed",
+        action="store_true",
+        help="FIRF only: tell fusion which summaries are reconstructions (learned embedding)",
+    )
+    parser.add_argument(
         "--stride",
         action="append",
         default=[],
@@ -121,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
             overrides["d_model"] = args.d_model
         if args.lambda_uni is not None:
             overrides["lambda_uni"] = args.lambda_uni
+        if args.mark_reconstructed:
+            overrides["mark_reconstructed"] = True
         if args.stride:
             overrides["strides"] = parse_strides(args.stride)
         cfg = TrainConfig(

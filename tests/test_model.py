@@ -7,6 +7,7 @@ import torch
 
 from firf.batch import MODALITIES
 from firf.errors import InputError
+from firf.missing import keep_modalities
 from firf.model import FIRF, MODEL_NAMES, ModelOutput, build_model, load_model
 
 DIMS = {"text": 12, "audio": 5, "vision": 7}
@@ -292,3 +293,20 @@ def test_unimodal_loss_trains_heads_only_when_switched_on(tmp_path):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
     with pytest.raises(InputError):
         build("firf", lambda_uni=-1.0)
+
+
+def test_reconstruction_marker_reaches_only_missing_summaries(tmp_path):
+    assert not hasattr(build("firf"), "reconstructed_embedding")  # the shipped parameter set
+    model = build("firf", mark_reconstructed=True, dropout=0.0).eval()
+    complete = make_batch(drop=0.0)
+    text_only = keep_modalities(complete, "t")
+    before = [model(b).score.clone() for b in (complete, text_only)]
+    with torch.no_grad():
+        model.reconstructed_embedding.normal_()
+    # complete input has nothing reconstructed, so the marker changes nothing there
+    torch.testing.assert_close(model(complete).score, before[0], rtol=0, atol=0)
+    assert not torch.allclose(model(text_only).score, before[1])
+
+    model.save_pretrained(tmp_path)
+    loaded = load_model(tmp_path)
+    torch.testing.assert_close(loaded(text_only).score, model(text_only).score, rtol=0, atol=0)

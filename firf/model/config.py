@@ -90,6 +90,9 @@ class FIRFConfig(ModelConfig):
     # modality's own pooled summaries, so a branch learns even where others dominate the
     # fused view. 0 builds no heads (the parameter set of checkpoints saved before it).
     lambda_uni: float = 0.0
+    # Tell fusion which summaries are reconstructions: a learned embedding per summary slot,
+    # added in proportion to how much of the modality is missing. False builds no parameter.
+    mark_reconstructed: bool = False
     kd_temperature: float = 2.0
     syn_temperature: float = 0.2
     # Ablation switches.

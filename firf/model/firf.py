@@ -109,6 +109,8 @@ class FIRF(
         self.modality_embedding = nn.Parameter(0.02 * torch.randn(len(MODALITIES), d))
         n_summaries = len(self.fusion_factors) * len(MODALITIES)
         self.summary_embedding = nn.Parameter(0.02 * torch.randn(n_summaries, d))
+        if c.mark_reconstructed and c.use_reconstruction:
+            self.reconstructed_embedding = nn.Parameter(torch.zeros(n_summaries, d))
         self.fusion = Transformer(d, c.n_heads, c.fusion_layers, c.dropout)
         # The heads read the fused [CLS] together with the fused summaries, each in its own
         # slot: a single attention readout would average modalities' evidence into one vector.
@@ -167,6 +169,9 @@ class FIRF(
             sequence.append(fused_parts + self.modality_embedding[i])
             sequence_mask.append(masks[m])
         summary_tokens = torch.cat([summaries[name] for name in self.fusion_factors], dim=1)
+        if hasattr(self, "reconstructed_embedding"):
+            missing = (1 - cover).repeat(1, len(self.fusion_factors)).unsqueeze(-1)
+            summary_tokens = summary_tokens + missing * self.reconstructed_embedding
         sequence.append(summary_tokens + self.summary_embedding)
         sequence_mask.append(summary_mask.repeat(1, len(self.fusion_factors)))
         mixed = self.fusion(torch.cat(sequence, dim=1), torch.cat(sequence_mask, dim=1))
