@@ -23,19 +23,15 @@ from pathlib import Path
 import torch
 
 from firf.data.shards import load_shards
-from firf.demo_corpus.build import signature_digest
-from firf.demo_corpus.faces import face_features, list_sequences
 from firf.demo_corpus.paths import shared_data_dir
 from firf.demo_corpus.report import (
     EVAL_SEEDS,
     face_balanced_accuracy,
-    face_dataset,
+    face_sets,
     has_any,
     scores,
     subset_of,
 )
-from firf.demo_corpus.splits import subject_split
-from firf.extract.vision import FaceMeshVision
 from firf.metrics import regression_metrics
 from firf.model import load_model
 
@@ -79,17 +75,7 @@ def main() -> int:
 
     shards = args.corpus / "shards"
     data = {split: load_shards(shards, split) for split in SPLITS}
-    vision = FaceMeshVision()
-    cache = args.corpus / "faces" / signature_digest(vision.signature)
-    sequences = list_sequences(shared_data_dir() / "ckplus48")
-    features = {s.id: face_features(s, vision, cache) for s in sequences}
-    dims = data["valid"].dims
-    faces = {
-        split: face_dataset(
-            [s for s in sequences if subject_split(s.subject, args.seed) == split], features, dims
-        )
-        for split in SPLITS
-    }
+    faces = face_sets(args.corpus, shared_data_dir(), args.seed, data["valid"].dims, SPLITS)
 
     results: dict[str, dict] = {}
     for path in args.runs:

@@ -86,7 +86,7 @@ class ShardWriter:
                     "or delete it to start over"
                 )
         else:
-            _write_atomic(self.directory / META, json.dumps(meta, indent=2).encode())
+            write_atomic(self.directory / META, json.dumps(meta, indent=2).encode())
         self._drop_unterminated_line()
         self._done = {entry["id"] for entry in _read_manifest(self.directory)}
 
@@ -95,7 +95,7 @@ class ShardWriter:
         if path.is_file():
             text = path.read_text()
             if text and not text.endswith("\n"):
-                _write_atomic(path, text[: text.rfind("\n") + 1].encode())
+                write_atomic(path, text[: text.rfind("\n") + 1].encode())
 
     def has(self, clip_id: str) -> bool:
         return clip_id in self._done
@@ -130,7 +130,8 @@ class ShardWriter:
         return path
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary name, then rename: readers never see a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)

@@ -15,6 +15,7 @@ A rebuild skips every clip already in the shards, so an interrupted build resume
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from firf.data.shards import ShardWriter, safe_name
+from firf.data.shards import ShardWriter, safe_name, write_atomic
 from firf.demo_corpus.compose import pair_faces
 from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences
 from firf.demo_corpus.speech import Voice, synthesize, voice_for
@@ -137,9 +138,9 @@ def speech_features(utt: Utterance, voice: Voice, audio: WhisperAudio, cache: Pa
     rate, samples = synthesize(utt.text, voice)
     states = audio.encode_only((rate, samples[: int(MAX_SPEECH_SECONDS * rate)]))
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npy")
-    np.save(tmp, states)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    np.save(buffer, states)
+    write_atomic(path, buffer.getvalue())
     return states
 
 

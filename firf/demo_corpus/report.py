@@ -97,6 +97,21 @@ def face_balanced_accuracy(model: torch.nn.Module, faces: FeatureDataset) -> flo
     return float(balanced_accuracy_score(faces.labels > 0, predicted))
 
 
+def face_sets(
+    out: Path, data_dir: Path, seed: int, dims: dict[str, int], splits: tuple[str, ...]
+) -> dict[str, FeatureDataset]:
+    """The happy and negative CK+ sequences of each split's subjects, features from the cache."""
+    vision = FaceMeshVision()
+    cache = out / "faces" / signature_digest(vision.signature)
+    sequences = list_sequences(data_dir / "ckplus48")
+    features = {s.id: face_features(s, vision, cache) for s in sequences}
+    side = {s.id: subject_split(s.subject, seed) for s in sequences}
+    return {
+        split: face_dataset([s for s in sequences if side[s.id] == split], features, dims)
+        for split in splits
+    }
+
+
 def pooled_faces(faces: FeatureDataset) -> tuple[np.ndarray, np.ndarray]:
     x = np.stack([s["vision"][s["vision_mask"] > 0].mean(0) for s in faces.samples])
     return x, (faces.labels > 0).astype(int)
@@ -151,15 +166,7 @@ def report(out: Path, data_dir: Path, seed: int, checkpoints: list[Path]) -> tup
         "mosi": subset_of(valid, [i.startswith("mosi/") for i in valid.ids]),
         "meld": subset_of(valid, [i.startswith("meld/") for i in valid.ids]),
     }
-    vision = FaceMeshVision()
-    cache = out / "faces" / signature_digest(vision.signature)
-    sequences = list_sequences(data_dir / "ckplus48")
-    features = {s.id: face_features(s, vision, cache) for s in sequences}
-    side = {s.id: subject_split(s.subject, seed) for s in sequences}
-    faces = {
-        split: face_dataset([s for s in sequences if side[s.id] == split], features, train.dims)
-        for split in ("train", "valid")
-    }
+    faces = face_sets(out, data_dir, seed, train.dims, ("train", "valid"))
     results = {"probes": probe_results(train, parts, faces["train"], faces["valid"])}
     sections = [markdown_probes(results["probes"])]
     grids = {}
