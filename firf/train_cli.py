@@ -104,6 +104,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="FIRF only: tell fusion which summaries are reconstructions (learned embedding)",
     )
     parser.add_argument(
+        "--blend-single-modality",
+        action="store_true",
+        help="FIRF only (needs --lambda-uni): with one modality present, average the fused "
+        "score with that modality's own head",
+    )
+    parser.add_argument(
         "--stride",
         action="append",
         default=[],
@@ -126,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
             overrides["d_model"] = args.d_model
         if args.lambda_uni is not None:
             overrides["lambda_uni"] = args.lambda_uni
-        if args.mark_reconstructed:
-            overrides["mark_reconstructed"] = True
+        for flag in ("mark_reconstructed", "blend_single_modality"):
+            if getattr(args, flag):
+                overrides[flag] = True
         if args.stride:
             overrides["strides"] = parse_strides(args.stride)
         cfg = TrainConfig(

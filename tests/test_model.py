@@ -310,3 +310,54 @@ def test_reconstruction_marker_reaches_only_missing_summaries(tmp_path):
     model.save_pretrained(tmp_path)
     loaded = load_model(tmp_path)
     torch.testing.assert_close(loaded(text_only).score, model(text_only).score, rtol=0, atol=0)
+
+
+def test_single_modality_blend_reads_the_one_present_head_only(tmp_path):
+    with pytest.raises(InputError, match="lambda_uni"):
+        build("firf", blend_single_modality=True)
+    model = build("firf", blend_single_modality=True, lambda_uni=1.0, dropout=0.0).eval()
+    complete = make_batch(drop=0.0)
+    for i, subset in enumerate("tav"):
+        view = model.run(keep_modalities(complete, subset))
+        want = (view.fused_score + view.unimodal_scores[:, i]) / 2
+        torch.testing.assert_close(view.output.score, want, rtol=0, atol=0)
+    for subset in ("ta", "tav"):  # two or more modalities: fusion alone
+        view = model.run(keep_modalities(complete, subset))
+        torch.testing.assert_close(view.output.score, view.fused_score, rtol=0, atol=0)
+
+    text_only = keep_modalities(complete, "t")
+    before = model(text_only).score.clone()
+    with torch.no_grad():
+        for m in ("audio", "vision"):
+            model.unimodal_heads[m][1].weight.normal_(std=10.0)
+    torch.testing.assert_close(model(text_only).score, before, rtol=0, atol=0)
+    with torch.no_grad():
+        model.unimodal_heads["text"][1].weight.normal_(std=10.0)
+    after = model(text_only).score
+    assert not torch.allclose(after, before) and after.abs().max() < 3.0
+
+    nothing = {k: v * 0 if k.endswith("_mask") else v for k, v in complete.items()}
+    view = model.run(nothing)
+    torch.testing.assert_close(view.output.score, view.fused_score, rtol=0, atol=0)
+
+    model.save_pretrained(tmp_path)
+    loaded = load_model(tmp_path)
+    assert loaded.config.blend_single_modality
+    torch.testing.assert_close(loaded(text_only).score, model(text_only).score, rtol=0, atol=0)
+
+
+def test_single_modality_blend_leaves_training_unchanged():
+    """Only the output changes: same parameters, same losses, so the same training run."""
+    plain = build("firf", lambda_uni=1.0)
+    blended = build("firf", lambda_uni=1.0, blend_single_modality=True)
+    assert plain.state_dict().keys() == blended.state_dict().keys()
+    views = two_views()
+    grads = []
+    for model in (plain, blended):
+        torch.manual_seed(1)
+        loss, logs = model.compute_loss(*views)
+        loss.backward()
+        grads.append((logs, [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    assert grads[0][0] == grads[1][0]
+    for got, want in zip(grads[1][1], grads[0][1], strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)

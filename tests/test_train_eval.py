@@ -166,6 +166,16 @@ def test_cli_selects_on_the_named_split(shard_dir, tmp_path, capsys):
     assert "no clips in split 'tuning'" in capsys.readouterr().err
 
 
+def test_cli_firf_options_reach_the_saved_config(shard_dir, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--shards", str(shard_dir), "--model", "firf", "--out", str(out)]
+    args += ["--epochs", "1", "--d-model", "16", "--no-progress", "--lambda-uni", "0.5"]
+    assert main([*args, "--blend-single-modality", "--mark-reconstructed"]) == 0
+    config = load_model(out).config
+    assert config.lambda_uni == 0.5
+    assert config.blend_single_modality and config.mark_reconstructed
+
+
 def test_cli_evaluate_refuses_mismatched_features(shard_dir, tmp_path, capsys):
     model = build_model("late_fusion", {"text": 7, "audio": 5, "vision": 8}, d_model=32)
     model.save_pretrained(tmp_path)

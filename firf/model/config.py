@@ -93,6 +93,11 @@ class FIRFConfig(ModelConfig):
     # Tell fusion which summaries are reconstructions: a learned embedding per summary slot,
     # added in proportion to how much of the modality is missing. False builds no parameter.
     mark_reconstructed: bool = False
+    # With exactly one modality present, output the mean of the fused score and that modality's
+    # own head score (the head trained by lambda_uni). Fusion of one modality with two
+    # reconstructions can lose part of that modality's evidence; its own head cannot. With two
+    # or three modalities the fused score is used alone. No parameters, losses unchanged.
+    blend_single_modality: bool = False
     kd_temperature: float = 2.0
     syn_temperature: float = 0.2
     # Ablation switches.
@@ -109,6 +114,11 @@ class FIRFConfig(ModelConfig):
             raise InputError(f"n_bins must be at least 2, got {self.n_bins}")
         if self.lambda_uni < 0:
             raise InputError(f"lambda_uni must be non-negative, got {self.lambda_uni}")
+        if self.blend_single_modality and self.lambda_uni == 0:
+            raise InputError(
+                "blend_single_modality reads the per-modality heads, which only lambda_uni > 0 "
+                "trains; set lambda_uni (e.g. 1.0)"
+            )
 
 
 @dataclass

@@ -57,6 +57,8 @@ class ViewPass:
     has_source: Tensor | None  # (B, 3): some other modality was there to recover from
     present: Tensor  # (B, 3)
     coverage: Tensor  # (B, 3)
+    unimodal_scores: Tensor | None  # (B, 3) each modality's own head; None without heads
+    fused_score: Tensor  # (B,) the score read from fusion alone (= output.score without blending)
 
 
 class FIRF(
@@ -119,7 +121,8 @@ class FIRF(
         )
         self.score_head = nn.Linear(d, 1)
         self.dist_head = nn.Linear(d, c.n_bins)
-        # Auxiliary per-modality heads on the modality's own summaries (lambda_uni > 0 only).
+        # Per-modality heads on the modality's own summaries, trained by lambda_uni and read by
+        # blend_single_modality. lambda_uni = 0 builds none (the parameter set of older checkpoints).
         if c.lambda_uni > 0:
             self.unimodal_heads = nn.ModuleDict(
                 {m: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 1)) for m in MODALITIES}
@@ -178,9 +181,34 @@ class FIRF(
         n_summaries = summary_tokens.shape[1]
         fused = self.readout(torch.cat([mixed[:, 0], mixed[:, -n_summaries:].flatten(1)], dim=1))
 
-        score = bounded(self.score_head(fused).squeeze(-1), self.config.score_range)
+        fused_score = bounded(self.score_head(fused).squeeze(-1), self.config.score_range)
+        unimodal = None
+        if hasattr(self, "unimodal_heads"):
+            unimodal = torch.stack([self.unimodal_score(own, i) for i in range(len(MODALITIES))], 1)
+        score = fused_score
+        if self.config.blend_single_modality:
+            score = blend_single_modality(fused_score, unimodal, present)
         output = ModelOutput(score=score, logits=self.dist_head(fused), fused=fused)
-        return ViewPass(output, tokens, masks, factors, own, recovered, has_source, present, cover)
+        return ViewPass(
+            output,
+            tokens,
+            masks,
+            factors,
+            own,
+            recovered,
+            has_source,
+            present,
+            cover,
+            unimodal,
+            fused_score,
+        )
+
+    def unimodal_score(self, own: dict[str, Tensor], i: int) -> Tensor:
+        """(B,): modality i's score from its own pooled summaries (the factors that enter
+        fusion). Meaningless where the modality is absent; callers weight by presence."""
+        summary = sum(own[name][:, i] for name in self.fusion_factors)
+        head = self.unimodal_heads[MODALITIES[i]]
+        return bounded(head(summary).squeeze(-1), self.config.score_range)
 
     def factorize(self, tokens: dict[str, Tensor]) -> dict[str, dict[str, Tensor]]:
         """Token-level FCF: H_m -> S_m (shared encoder), P_m and N_m (per-modality encoders)."""
@@ -235,7 +263,7 @@ class FIRF(
 
         terms: dict[str, tuple[float, Tensor]] = {}  # name -> (weight, value)
         for name, view in (("a", a), ("b", b)):
-            l1, ce = self.task_loss(view.output, label)
+            l1, ce = self.task_loss(view.fused_score, view.output.logits, label)
             terms[f"l1_{name}"] = (1.0, l1)
             terms[f"dist_{name}"] = (c.lambda_dist, ce)
         if c.use_fcf:
@@ -259,22 +287,21 @@ class FIRF(
         logs["loss"] = float(loss.detach())
         return loss, logs
 
-    def task_loss(self, output: ModelOutput, label: Tensor) -> tuple[Tensor, Tensor]:
-        """L1 on the score (the MMSA convention) and cross-entropy of the distribution head
-        against the Gaussian-smoothed label."""
+    def task_loss(self, score: Tensor, logits: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
+        """L1 on the fused score (the MMSA convention) and cross-entropy of the distribution
+        head against the Gaussian-smoothed label."""
         bin_width = 2 * self.config.score_range / (self.config.n_bins - 1)
         sigma = self.config.dist_sigma_bins * bin_width
         target = losses.gaussian_targets(label, self.bin_centers, sigma)
-        return F.l1_loss(output.score, label), losses.soft_cross_entropy(output.logits, target)
+        return F.l1_loss(score, label), losses.soft_cross_entropy(logits, target)
 
     def unimodal_loss(self, view: ViewPass, label: Tensor) -> Tensor:
         """Each present modality predicts the label alone from its own pooled summaries (the
         factors that enter fusion): L1 weighted by presence, averaged over modalities."""
-        terms = []
-        for i, m in enumerate(MODALITIES):
-            summary = sum(view.own[name][:, i] for name in self.fusion_factors)
-            score = bounded(self.unimodal_heads[m](summary).squeeze(-1), self.config.score_range)
-            terms.append(losses.weighted_l1(score, label, view.present[:, i]))
+        terms = [
+            losses.weighted_l1(self.unimodal_score(view.own, i), label, view.present[:, i])
+            for i in range(len(MODALITIES))
+        ]
         return torch.stack(terms).mean()
 
     def synergy_loss(self, view: ViewPass) -> Tensor:
@@ -360,6 +387,13 @@ class FIRF(
         calibration = a_teaches.mean() * losses.gaussian_kl(fused_a.detach(), fused_b)
         calibration = calibration + b_teaches.mean() * losses.gaussian_kl(fused_b.detach(), fused_a)
         return kd.mean(), calibration
+
+
+def blend_single_modality(fused: Tensor, unimodal: Tensor, present: Tensor) -> Tensor:
+    """Where exactly one modality is present: the mean of the fused score and that modality's
+    own score. Elsewhere: the fused score."""
+    alone = (unimodal * present).sum(1)
+    return torch.where(present.sum(1) == 1, (fused + alone) / 2, fused)
 
 
 def mean_of(values) -> Tensor:
