@@ -11,7 +11,8 @@ A batch flows through five steps, in the order of this file:
    summaries where it is missing or partly missing;
 4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries; the fused
    [CLS] and summaries are read out into one vector -> a bounded score and a distribution over
-   sentiment bins;
+   sentiment bins (optionally, with one modality present, the score is averaged with that
+   modality's own head: ``blend_single_modality``);
 5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: two views of the same
    samples with different missing patterns teach each other, the more complete one more.
 """
