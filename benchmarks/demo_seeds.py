@@ -20,11 +20,14 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout, like the others
 
-from firf.data.shards import load_shards
-from firf.demo_corpus.paths import shared_data_dir
-from firf.demo_corpus.report import (
+import torch  # noqa: E402
+
+from firf.data.shards import load_shards  # noqa: E402
+from firf.demo_corpus.paths import shared_data_dir  # noqa: E402
+from firf.demo_corpus.report import (  # noqa: E402
     EVAL_SEEDS,
     face_balanced_accuracy,
     face_sets,
@@ -32,8 +35,8 @@ from firf.demo_corpus.report import (
     scores,
     subset_of,
 )
-from firf.metrics import regression_metrics
-from firf.model import load_model
+from firf.metrics import regression_metrics  # noqa: E402
+from firf.model import load_model  # noqa: E402
 
 SPLITS = ("select", "valid")
 COLUMNS = ("tav", "t", "a", "face_ba", "drop_t", "drop_a", "drop_v")
