@@ -58,7 +58,7 @@ class ViewPass:
     has_source: Tensor | None  # (B, 3): some other modality was there to recover from
     present: Tensor  # (B, 3)
     coverage: Tensor  # (B, 3)
-    unimodal_scores: Tensor | None  # (B, 3) each modality's own head; None without heads
+    unimodal_scores: Tensor | None  # (B, 3) each modality's own head; None without the blend
     fused_score: Tensor  # (B,) the score read from fusion alone (= output.score without blending)
 
 
@@ -183,11 +183,9 @@ class FIRF(
         fused = self.readout(torch.cat([mixed[:, 0], mixed[:, -n_summaries:].flatten(1)], dim=1))
 
         fused_score = bounded(self.score_head(fused).squeeze(-1), self.config.score_range)
-        unimodal = None
-        if hasattr(self, "unimodal_heads"):
-            unimodal = torch.stack([self.unimodal_score(own, i) for i in range(len(MODALITIES))], 1)
-        score = fused_score
+        score, unimodal = fused_score, None
         if self.config.blend_single_modality:
+            unimodal = torch.stack([self.unimodal_score(own, i) for i in range(len(MODALITIES))], 1)
             score = blend_single_modality(fused_score, unimodal, present)
         output = ModelOutput(score=score, logits=self.dist_head(fused), fused=fused)
         return ViewPass(
@@ -298,7 +296,10 @@ class FIRF(
 
     def unimodal_loss(self, view: ViewPass, label: Tensor) -> Tensor:
         """Each present modality predicts the label alone from its own pooled summaries (the
-        factors that enter fusion): L1 weighted by presence, averaged over modalities."""
+        factors that enter fusion): L1 weighted by presence, averaged over modalities.
+
+        Computed here, not read from ``view.unimodal_scores`` (set only for the blend, which
+        sends no gradient): one graph with or without the blend keeps training identical."""
         terms = [
             losses.weighted_l1(self.unimodal_score(view.own, i), label, view.present[:, i])
             for i in range(len(MODALITIES))
