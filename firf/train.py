@@ -35,6 +35,7 @@ from firf.data.dataset import FeatureDataset, make_loader
 from firf.errors import InputError
 from firf.evaluate import evaluate, resolve_device
 from firf.missing import TrainMissing, random_view
+from firf.model.standardize import fit_input_statistics
 
 VALID_VIEW_SEED = 2024  # fixed draw of the damaged validation copy, independent of cfg.seed
 
@@ -108,6 +109,9 @@ def train(
 ) -> TrainResult:
     """Train ``model`` on ``datasets["train"]``, select on ``datasets["valid"]``.
 
+    A model built with ``standardize_inputs`` first gets its input statistics from
+    ``datasets["train"]``.
+
     With ``out_dir`` the best model is saved there (``save_pretrained``) with ``train_log.json``.
     Call ``torch.manual_seed`` before building the model to make its initialisation repeatable
     too; this function seeds everything that happens inside it.
@@ -117,6 +121,7 @@ def train(
             raise InputError(f"training needs a non-empty {split!r} split")
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
+    fit_input_statistics(model, datasets["train"])  # before the EMA copy is taken
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loader = make_loader(

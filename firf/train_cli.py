@@ -110,6 +110,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "score with that modality's own head",
     )
     parser.add_argument(
+        "--standardize-inputs",
+        action="store_true",
+        help="standardise each input feature with the training split's mean and std "
+        "(stored in the checkpoint)",
+    )
+    parser.add_argument(
         "--stride",
         action="append",
         default=[],
@@ -132,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             overrides["d_model"] = args.d_model
         if args.lambda_uni is not None:
             overrides["lambda_uni"] = args.lambda_uni
-        for flag in ("mark_reconstructed", "blend_single_modality"):
+        for flag in ("mark_reconstructed", "blend_single_modality", "standardize_inputs"):
             if getattr(args, flag):
                 overrides[flag] = True
         if args.stride:

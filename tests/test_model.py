@@ -2,13 +2,16 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from firf.batch import MODALITIES
+from firf.data.dataset import FeatureDataset, collate
 from firf.errors import InputError
 from firf.missing import keep_modalities
 from firf.model import FIRF, MODEL_NAMES, ModelOutput, build_model, load_model
+from firf.model.standardize import SCALE_FLOOR, fit_input_statistics
 
 DIMS = {"text": 12, "audio": 5, "vision": 7}
 SMALL = {"d_model": 16, "n_heads": 2}
@@ -137,10 +140,22 @@ def test_scores_stay_within_score_range(name, score_range):
     assert torch.isfinite(score).all() and score.abs().max() <= score_range
 
 
+@pytest.mark.parametrize("standardize", [False, True])
 @pytest.mark.parametrize("name", ["firf_no_noise", "late_fusion", "misa"])
-def test_save_and_load_round_trip(name, tmp_path):
+def test_save_and_load_round_trip(name, standardize, tmp_path):
     extractor = {"text": {"name": "minilm", "dim": 12}, "fps": 5}
-    model = build(name, extractor=extractor, strides={"vision": 2}, dropout=0.2).eval()
+    model = build(
+        name,
+        extractor=extractor,
+        strides={"vision": 2},
+        dropout=0.2,
+        standardize_inputs=standardize,
+    ).eval()
+    if standardize:  # statistics a fitted model would hold, not the identity it starts with
+        with torch.no_grad():
+            for encoder in model.encoders.values():
+                encoder.input_mean.normal_()
+                encoder.input_scale.uniform_(0.1, 3.0)
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").is_file()
 
@@ -361,3 +376,65 @@ def test_single_modality_blend_leaves_training_unchanged():
     assert grads[0][0] == grads[1][0]
     for got, want in zip(grads[1][1], grads[0][1], strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def feature_dataset(samples: list[dict], dims: dict[str, int] = DIMS) -> FeatureDataset:
+    return FeatureDataset(samples, dims)
+
+
+def random_clips(count: int, seed: int, dims: dict[str, int] = DIMS) -> list[dict]:
+    """Clips of 1-6 frames with some frames lost (mask 0) and some modalities absent."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(count):
+        clip = {"id": f"c{i}", "label": float(rng.uniform(-3, 3))}
+        for m, dim in dims.items():
+            frames = 0 if rng.random() < 0.2 else int(rng.integers(1, 7))
+            clip[m] = rng.normal(size=(frames, dim)).astype(np.float32)
+            clip[f"{m}_mask"] = (rng.random(frames) > 0.3).astype(np.float32)
+        clips.append(clip)
+    return clips
+
+
+@pytest.mark.parametrize("name", ["firf", "late_fusion", "misa"])
+def test_standardized_inputs_make_each_features_scale_irrelevant(name):
+    """Rescaling and shifting any feature dimension, in training data and input alike, leaves
+    the outputs unchanged: what Face Mesh coordinates (tiny variation on offsets near 1) and
+    Whisper states (a few dims 10x the rest) need so no dimension drowns the others."""
+    rng = np.random.default_rng(3)
+    scale = {m: 10.0 ** rng.uniform(-3, 2, size=dim) for m, dim in DIMS.items()}
+    shift = {m: rng.normal(scale=5, size=dim) for m, dim in DIMS.items()}
+
+    def affine(clip: dict) -> dict:
+        return {**clip, **{m: clip[m] * scale[m] + shift[m] for m in DIMS}}
+
+    clips = random_clips(40, seed=4)
+    plain = build(name, standardize_inputs=True).eval()
+    moved = build(name, standardize_inputs=True).eval()
+    fit_input_statistics(plain, feature_dataset(clips))
+    fit_input_statistics(moved, feature_dataset([affine(c) for c in clips]))
+
+    batch = collate(feature_dataset(random_clips(6, seed=5)).samples)
+    batch_moved = dict(batch)
+    for m in DIMS:  # padding and lost frames move too: they must stay ignored
+        batch_moved[m] = batch[m] * torch.tensor(scale[m]).float() + torch.tensor(shift[m]).float()
+    for got, want in zip(outputs(moved, batch_moved), outputs(plain, batch), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-3)
+
+
+def test_input_statistics_count_observed_frames_only():
+    clips = random_clips(30, seed=6)
+    for clip in clips:  # lost frames hold garbage that would swamp the statistics if counted
+        clip["audio"][clip["audio_mask"] == 0] = 1e6
+        clip["vision"][:, 0] = 2.5  # a constant channel: floored scale, not a division by zero
+    dataset = feature_dataset(clips)
+    model = build("firf", standardize_inputs=True)
+    assert fit_input_statistics(model, dataset)
+    for m in MODALITIES:
+        frames = np.concatenate([c[m][c[f"{m}_mask"] > 0] for c in clips]).astype(np.float64)
+        encoder = model.encoders[m]
+        np.testing.assert_allclose(encoder.input_mean.numpy(), frames.mean(0), rtol=1e-5)
+        expected = np.maximum(frames.std(0), SCALE_FLOOR * np.median(frames.std(0)))
+        np.testing.assert_allclose(encoder.input_scale.numpy(), expected, rtol=1e-4)
+    assert model.encoders["vision"].input_scale[0] > 0
+    assert not fit_input_statistics(build("firf"), dataset)  # nothing to fit without the option

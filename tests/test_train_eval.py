@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from firf.batch import MODALITIES
 from firf.cli import main
 from firf.data.shards import ShardWriter, load_shards
 from firf.errors import InputError
 from firf.evaluate import evaluate, evaluate_robustness, format_report, predict_scores
 from firf.missing import SUBSETS
 from firf.model import build_model, load_model
+from firf.model.standardize import feature_statistics
 from firf.train import TrainConfig, train
 
 RATE_KEYS = ["0.0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.0"]
@@ -170,10 +172,18 @@ def test_cli_firf_options_reach_the_saved_config(shard_dir, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--shards", str(shard_dir), "--model", "firf", "--out", str(out)]
     args += ["--epochs", "1", "--d-model", "16", "--no-progress", "--lambda-uni", "0.5"]
-    assert main([*args, "--blend-single-modality", "--mark-reconstructed"]) == 0
-    config = load_model(out).config
+    options = ["--blend-single-modality", "--mark-reconstructed", "--standardize-inputs"]
+    assert main([*args, *options]) == 0
+    model = load_model(out)
+    config = model.config
     assert config.lambda_uni == 0.5
     assert config.blend_single_modality and config.mark_reconstructed
+    # Standardisation is fitted on the training split and travels with the weights.
+    train_set = load_shards(shard_dir, "train")
+    for m in MODALITIES:
+        mean, scale = feature_statistics(train_set, m)
+        torch.testing.assert_close(model.encoders[m].input_mean, torch.from_numpy(mean).float())
+        torch.testing.assert_close(model.encoders[m].input_scale, torch.from_numpy(scale).float())
 
 
 def test_cli_evaluate_refuses_mismatched_features(shard_dir, tmp_path, capsys):

@@ -27,7 +27,6 @@ from firf.model.layers import (
     bounded,
     check_batch,
     clip_mask,
-    masked_features,
     masked_mean,
     mlp,
 )
@@ -48,7 +47,13 @@ def encoders_for(config: LateFusionConfig | SharedPrivateConfig) -> nn.ModuleDic
     return nn.ModuleDict(
         {
             m: MaskedEncoder(
-                dims[m], c.d_model, c.n_heads, c.encoder_layers, c.dropout, c.strides[m]
+                dims[m],
+                c.d_model,
+                c.n_heads,
+                c.encoder_layers,
+                c.dropout,
+                c.strides[m],
+                c.standardize_inputs,
             )
             for m in MODALITIES
         }
@@ -72,11 +77,15 @@ class LateFusion(nn.Module, HubModelMixin, library_name="firf", tags=TAGS):
         check_batch(batch, self.config.dims())
         pooled = []
         for m in MODALITIES:
-            # Lost frames become zeros the encoder reads like any frame; only padding past the
-            # clip's end is ignored. This is what makes the baseline fragile, on purpose.
-            frames = masked_features(batch[m], batch[f"{m}_mask"])
+            # Lost frames become zeros of the encoder's input (the training mean when it
+            # standardises) that it reads like any frame; only padding past the clip's end is
+            # ignored. This is what makes the baseline fragile, on purpose.
+            encoder = self.encoders[m]
+            lost = batch[f"{m}_mask"].unsqueeze(-1) <= 0
+            zero = encoder.input_mean if encoder.input_mean is not None else 0.0
+            frames = torch.where(lost, zero, batch[m])
             in_clip = clip_mask(batch[f"{m}_lengths"], frames.shape[1])
-            tokens, token_mask = self.encoders[m](frames, in_clip)
+            tokens, token_mask = encoder(frames, in_clip)
             pooled.append(masked_mean(tokens, token_mask))
         fused = self.hidden(torch.cat(pooled, dim=-1))
         score = bounded(self.score_head(fused).squeeze(-1), self.config.score_range)

@@ -42,6 +42,12 @@ class ModelConfig:
     # Signature of the feature extractors the checkpoint was trained with; opaque to the model,
     # compared by the prediction pipeline.
     extractor: dict | None = None
+    # Standardise each input feature with the training split's per-dimension mean and std
+    # (buffers saved with the weights, fitted by ``firf.train``). Raw extractor features span
+    # very different scales: Face Mesh coordinates vary by ~0.01 around offsets near 1, a few
+    # Whisper dims by 10x the rest, so without it a branch first has to learn the scaling a
+    # linear probe gets for free. False builds no buffer (the tensors of older checkpoints).
+    standardize_inputs: bool = False
     model_type: str = "base"
 
     def __post_init__(self) -> None:

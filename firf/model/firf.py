@@ -79,7 +79,15 @@ class FIRF(
         # 1. Unimodal masked encoders.
         self.encoders = nn.ModuleDict(
             {
-                m: MaskedEncoder(dims[m], d, c.n_heads, c.encoder_layers, c.dropout, c.strides[m])
+                m: MaskedEncoder(
+                    dims[m],
+                    d,
+                    c.n_heads,
+                    c.encoder_layers,
+                    c.dropout,
+                    c.strides[m],
+                    c.standardize_inputs,
+                )
                 for m in MODALITIES
             }
         )

@@ -140,21 +140,35 @@ class Transformer(nn.Module):
 class MaskedEncoder(nn.Module):
     """One modality's frames (B, L, d_m) -> tokens (B, L', D) and their mask (B, L').
 
-    Linear projection, optional frame pooling by ``stride``, LayerNorm, sinusoidal positions,
-    and a small Transformer that attends only to observed tokens.
+    Optional standardisation of the input features, linear projection, optional frame pooling
+    by ``stride``, LayerNorm, sinusoidal positions, and a small Transformer that attends only to
+    observed tokens.
     """
 
     def __init__(
-        self, d_in: int, d_model: int, n_heads: int, layers: int, dropout: float, stride: int = 1
+        self,
+        d_in: int,
+        d_model: int,
+        n_heads: int,
+        layers: int,
+        dropout: float,
+        stride: int = 1,
+        standardize: bool = False,
     ):
         super().__init__()
         self.stride = stride
+        # Identity until fitted (firf.model.standardize.fit_input_statistics). A None buffer is
+        # not saved, so a model without standardisation keeps the tensors of older checkpoints.
+        self.register_buffer("input_mean", torch.zeros(d_in) if standardize else None)
+        self.register_buffer("input_scale", torch.ones(d_in) if standardize else None)
         self.proj = nn.Linear(d_in, d_model)
         self.ln = nn.LayerNorm(d_model)
         self.drop = nn.Dropout(dropout)
         self.transformer = Transformer(d_model, n_heads, layers, dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        if self.input_mean is not None:
+            x = (x - self.input_mean) / self.input_scale
         x = self.proj(masked_features(x, mask))
         x, mask = pool_frames(x, mask, self.stride)
         x = self.ln(x) + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
