@@ -93,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if any)")
     parser.add_argument("--d-model", type=int, default=None, help="model width (default 64)")
     parser.add_argument(
+        "--dropout", type=float, default=None, help="dropout in every block (default 0.1)"
+    )
+    parser.add_argument(
         "--lambda-uni",
         type=float,
         default=None,
@@ -136,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"score_range": train_set.score_range, "extractor": train_set.extractor}
         if args.d_model is not None:
             overrides["d_model"] = args.d_model
+        if args.dropout is not None:
+            overrides["dropout"] = args.dropout
         if args.lambda_uni is not None:
             overrides["lambda_uni"] = args.lambda_uni
         for flag in ("mark_reconstructed", "blend_single_modality", "standardize_inputs"):

@@ -221,6 +221,8 @@ def test_bad_names_options_and_batches_are_input_errors():
         build_model("firf", DIMS, use_magic=True)
     with pytest.raises(InputError, match="divisible"):
         build_model("firf", DIMS, d_model=10, n_heads=4)
+    with pytest.raises(InputError, match="dropout"):
+        build_model("late_fusion", DIMS, dropout=1.5)
     model = build("firf").eval()
     wrong = make_batch(dims={**DIMS, "audio": 74})
     with pytest.raises(InputError, match="audio features"):

@@ -173,10 +173,11 @@ def test_cli_firf_options_reach_the_saved_config(shard_dir, tmp_path):
     args = ["train", "--shards", str(shard_dir), "--model", "firf", "--out", str(out)]
     args += ["--epochs", "1", "--d-model", "16", "--no-progress", "--lambda-uni", "0.5"]
     options = ["--blend-single-modality", "--mark-reconstructed", "--standardize-inputs"]
+    options += ["--dropout", "0.25"]
     assert main([*args, *options]) == 0
     model = load_model(out)
     config = model.config
-    assert config.lambda_uni == 0.5
+    assert config.lambda_uni == 0.5 and config.dropout == 0.25
     assert config.blend_single_modality and config.mark_reconstructed
     # Standardisation is fitted on the training split and travels with the weights.
     train_set = load_shards(shard_dir, "train")
