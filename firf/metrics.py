@@ -17,7 +17,7 @@ label is 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -130,3 +130,55 @@ def regression_metrics(
     if not (np.isfinite(p).all() and np.isfinite(y).all()):
         raise InputError("predictions or labels contain NaN or infinity")
     return _sims_metrics(p, y) if dataset == "sims" else _mosi_metrics(p, y)
+
+
+def paired_bootstrap(
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    preds_a: ArrayLike,
+    preds_b: ArrayLike,
+    labels: ArrayLike,
+    draws: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """``statistic(a) - statistic(b)`` on the same items, with a 95 % percentile interval.
+
+    Each draw resamples the items with replacement and scores both prediction sets on that same
+    draw, so the interval reflects how the two differ item by item, not the two spreads added
+    up. Small evaluation sets make "at least as good as" a question of this interval, not of the
+    point estimates alone. ``statistic(preds, labels)`` must accept any resample.
+    """
+    a, b, y = _as_array(preds_a), _as_array(preds_b), _as_array(labels)
+    if not a.shape == b.shape == y.shape or y.size == 0:
+        raise InputError("paired_bootstrap needs two prediction sets and labels of one length")
+    rng = np.random.default_rng(seed)
+    differences = np.empty(draws)
+    for i in range(draws):
+        pick = rng.integers(0, y.size, y.size)
+        differences[i] = statistic(a[pick], y[pick]) - statistic(b[pick], y[pick])
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return {
+        "a": float(statistic(a, y)),
+        "b": float(statistic(b, y)),
+        "difference": float(statistic(a, y) - statistic(b, y)),
+        "low": float(low),
+        "high": float(high),
+        "n": int(y.size),
+    }
+
+
+def acc2_non0(preds: np.ndarray, labels: np.ndarray) -> float:
+    """Negative/positive accuracy on the items whose label is not 0 (MMSA's "non0")."""
+    nonzero = labels != 0
+    return _accuracy(preds[nonzero] > 0, labels[nonzero] > 0)
+
+
+def balanced_accuracy(preds: np.ndarray, labels: np.ndarray) -> float:
+    """Mean recall of the positive (label > 0) and the other class, prediction > 0 = positive;
+    a class absent from ``labels`` is left out."""
+    positive, predicted = labels > 0, preds > 0
+    recalls = [
+        float((predicted[members] == want).mean())
+        for members, want in ((positive, True), (~positive, False))
+        if members.any()
+    ]
+    return float(np.mean(recalls)) if recalls else 0.0

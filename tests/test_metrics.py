@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from firf.errors import InputError
-from firf.metrics import regression_metrics, weighted_f1
+from firf.metrics import (
+    acc2_non0,
+    balanced_accuracy,
+    paired_bootstrap,
+    regression_metrics,
+    weighted_f1,
+)
 
 # Worked example (MOSI scale). Per-sample notes in the comments of each test.
 PREDS = [-1.5, 0.5, 2.4, -0.2, 0.0]
@@ -84,3 +90,29 @@ def test_sims_metrics_by_hand():
 def test_bad_input_is_an_input_error(preds, labels, dataset, fragment):
     with pytest.raises(InputError, match=fragment):
         regression_metrics(preds, labels, dataset=dataset)
+
+
+def test_paired_bootstrap_brackets_the_difference_of_two_models_on_the_same_items():
+    rng = np.random.default_rng(0)
+    labels = rng.choice([-2.0, -1.0, 1.0, 2.0], size=400)
+    probe = np.where(rng.random(400) < 0.7, labels, -labels)  # right on about 70 %
+    same = paired_bootstrap(acc2_non0, probe, probe, labels, draws=200)
+    assert same["difference"] == same["low"] == same["high"] == 0.0
+    fixed = probe.copy()  # the same answers, plus 40 of the wrong ones put right
+    wrong = np.flatnonzero(np.sign(probe) != np.sign(labels))[:40]
+    fixed[wrong] = labels[wrong]
+    better = paired_bootstrap(acc2_non0, fixed, probe, labels, draws=500)
+    assert better["difference"] == pytest.approx(40 / 400)
+    assert 0 < better["low"] < better["difference"] < better["high"]
+    assert better["a"] == pytest.approx(acc2_non0(fixed, labels))
+    assert better == paired_bootstrap(acc2_non0, fixed, probe, labels, draws=500)  # seeded
+    with pytest.raises(InputError, match="one length"):
+        paired_bootstrap(acc2_non0, fixed, probe[:-1], labels)
+
+
+def test_balanced_accuracy_weighs_both_classes_equally():
+    labels = np.array([1.0] * 10 + [-1.0] * 30)
+    all_negative = -np.ones(40)
+    assert balanced_accuracy(all_negative, labels) == pytest.approx(0.5)
+    assert balanced_accuracy(labels, labels) == 1.0
+    assert balanced_accuracy(-np.ones(3), -np.ones(3)) == 1.0  # one class only: its recall

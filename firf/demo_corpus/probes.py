@@ -32,25 +32,40 @@ def mean_pooled(dataset: FeatureDataset, modality: str) -> tuple[np.ndarray, np.
     return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64)
 
 
+def ridge_predictions(
+    train: FeatureDataset, evaluation: FeatureDataset, modality: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge on mean-pooled features (alpha by leave-one-out on train): its scores and the
+    labels of the ``evaluation`` clips that have the modality."""
+    x, y = mean_pooled(train, modality)
+    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)).fit(x, y)
+    x_eval, y_eval = mean_pooled(evaluation, modality)
+    return np.clip(probe.predict(x_eval), -train.score_range, train.score_range), y_eval
+
+
 def ridge_probe(
     train: FeatureDataset, evaluations: dict[str, FeatureDataset], modality: str
 ) -> dict[str, dict[str, float]]:
-    """Ridge on mean-pooled features (alpha by leave-one-out on train), scored per dataset."""
-    x, y = mean_pooled(train, modality)
-    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)).fit(x, y)
+    """The ridge probe's metrics per evaluation dataset."""
     results = {}
     for name, dataset in evaluations.items():
-        x_eval, y_eval = mean_pooled(dataset, modality)
-        preds = np.clip(probe.predict(x_eval), -train.score_range, train.score_range)
-        results[name] = regression_metrics(preds, y_eval, dataset.kind)
+        preds, labels = ridge_predictions(train, dataset, modality)
+        results[name] = regression_metrics(preds, labels, dataset.kind)
     return results
 
 
-def face_probe(train: tuple[np.ndarray, np.ndarray], valid: tuple[np.ndarray, np.ndarray]) -> float:
-    """Balanced accuracy of a logistic regression telling happy (1) from negative (0) faces.
+def face_probe_predictions(
+    train: tuple[np.ndarray, np.ndarray], valid: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """0/1 predictions of a logistic regression telling happy (1) from negative (0) faces.
 
     Each of ``train``/``valid`` is (sequences, dim) mean landmark features and 0/1 labels.
     """
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
     probe.fit(*train)
-    return float(balanced_accuracy_score(valid[1], probe.predict(valid[0])))
+    return probe.predict(valid[0])
+
+
+def face_probe(train: tuple[np.ndarray, np.ndarray], valid: tuple[np.ndarray, np.ndarray]) -> float:
+    """Balanced accuracy of the face probe on ``valid``."""
+    return float(balanced_accuracy_score(valid[1], face_probe_predictions(train, valid)))

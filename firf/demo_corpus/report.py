@@ -18,10 +18,15 @@ from firf.data.dataset import FeatureDataset, make_loader
 from firf.data.shards import load_shards
 from firf.demo_corpus.build import signature_digest
 from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences
-from firf.demo_corpus.probes import face_probe, ridge_probe
+from firf.demo_corpus.probes import (
+    face_probe,
+    face_probe_predictions,
+    ridge_predictions,
+    ridge_probe,
+)
 from firf.demo_corpus.splits import subject_split
 from firf.extract.vision import FaceMeshVision
-from firf.metrics import regression_metrics
+from firf.metrics import acc2_non0, balanced_accuracy, paired_bootstrap, regression_metrics
 from firf.missing import EVAL_SEEDS, SUBSETS, drop_frames, keep_modalities
 from firf.model import load_model
 
@@ -181,9 +186,11 @@ def report(out: Path, data_dir: Path, seed: int, checkpoints: list[Path]) -> tup
                 "audio": single_modality(model, parts, "a"),
                 "face_balanced_accuracy": face_balanced_accuracy(model, faces["valid"]),
             },
+            "versus_probes": versus_probes(model, train, valid, faces),
         }
         sections.append(f"### {name}\n\n{markdown_grid(grids[name])}")
         sections.append(markdown_single(name, results[name]["single_modality"]))
+        sections.append(markdown_versus_probes(name, results[name]["versus_probes"]))
     sections.append("### Drop-one-modality cost\n\n" + markdown_drop_one(grids))
     return results, "\n\n".join(sections)
 
@@ -194,6 +201,50 @@ def single_modality(model: torch.nn.Module, parts: dict[str, FeatureDataset], su
         name: regression_metrics(scores(model, part, subset, 0.0, EVAL_SEEDS[0]), part.labels)
         for name, part in parts.items()
     }
+
+
+def versus_probes(
+    model: torch.nn.Module,
+    train: FeatureDataset,
+    valid: FeatureDataset,
+    faces: dict[str, FeatureDataset],
+) -> dict[str, dict[str, float]]:
+    """Each single-modality result minus its probe's, on the same clips, with a paired
+    bootstrap 95 % interval: Acc-2 for text and audio, balanced accuracy for faces."""
+    model.eval()
+    out = {}
+    for modality, subset in (("text", "t"), ("audio", "a")):
+        part = subset_of(valid, has_any(valid, subset))
+        probe, labels = ridge_predictions(train, part, modality)
+        if not np.array_equal(labels, part.labels):
+            raise AssertionError(f"the {modality} probe and the model saw different clips")
+        mine = scores(model, part, subset, 0.0, EVAL_SEEDS[0])
+        counted = labels != 0  # the clips Acc-2 (non0) scores, so that n says how many
+        out[modality] = paired_bootstrap(acc2_non0, mine[counted], probe[counted], labels[counted])
+    face_model = scores(model, faces["valid"], "v", 0.0, EVAL_SEEDS[0])
+    face_probe_says = face_probe_predictions(
+        pooled_faces(faces["train"]), pooled_faces(faces["valid"])
+    )
+    out["face"] = paired_bootstrap(
+        balanced_accuracy, face_model, face_probe_says - 0.5, faces["valid"].labels
+    )
+    return out
+
+
+def markdown_versus_probes(name: str, comparison: dict) -> str:
+    lines = [
+        f"{name} minus the linear probe, same clips (paired bootstrap, 2,000 draws):",
+        "",
+        "| input | metric | model | probe | difference | 95 % interval | n |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for modality, metric in (("text", "Acc-2"), ("audio", "Acc-2"), ("face", "balanced acc.")):
+        c = comparison[modality]
+        lines.append(
+            f"| {modality} only | {metric} | {c['a']:.3f} | {c['b']:.3f} | {c['difference']:+.3f} "
+            f"| [{c['low']:+.3f}, {c['high']:+.3f}] | {c['n']} |"
+        )
+    return "\n".join(lines)
 
 
 def markdown_probes(probes: dict) -> str:
