@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from firf.data.dataset import FeatureDataset
 from firf.demo_corpus.compose import PairingConfig, happy_probability, pair_faces
 from firf.demo_corpus.faces import FaceSequence, list_sequences
+from firf.demo_corpus.report import face_balanced_accuracy, probe_results, versus_probes
 from firf.demo_corpus.speech import synthesize, voice_for
 from firf.demo_corpus.splits import group_split, subject_split
 from firf.demo_corpus.texts import (
@@ -24,6 +27,7 @@ from firf.demo_corpus.texts import (
     load_utterances,
 )
 from firf.errors import InputError
+from firf.model import build_model
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
@@ -331,3 +335,44 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     assert len(after) == len(before)
     for sample in after:
         np.testing.assert_array_equal(sample["audio"], before[sample["id"]])
+
+
+def test_versus_probes_reports_the_same_numbers_as_the_tables():
+    """The model-minus-probe comparison scores the clips the probe and single-modality tables
+    score, and says how many polar clips Acc-2 counted."""
+    dims = {"text": 6, "audio": 4, "vision": 5}
+    rng = np.random.default_rng(0)
+
+    def clips(count: int, faces: bool) -> FeatureDataset:
+        samples = []
+        for i in range(count):
+            label = float(rng.choice([-1.6, -0.4, 0.0, 0.8, 2.2]))  # float64 values, as in MOSI
+            sample = {"id": f"mosi/{i}", "label": label}
+            for m, dim in dims.items():
+                frames = 0 if (m == "vision") != faces else int(rng.integers(2, 5))
+                x = rng.normal(size=(frames, dim)) + (label if m != "vision" else 0.0)
+                if faces and m == "vision":
+                    x = x + np.sign(label)
+                sample[m] = x.astype(np.float32)
+                sample[f"{m}_mask"] = np.ones(frames, np.float32)
+            samples.append(sample)
+        return FeatureDataset(samples, dims)
+
+    train, valid = clips(60, faces=False), clips(40, faces=False)
+    faces = {"train": clips(20, faces=True), "valid": clips(12, faces=True)}
+    for split in faces.values():  # face sets hold happy (+1) and negative (-1) sequences only
+        for sample in split.samples:
+            sample["label"] = 1.0 if sample["label"] > 0 else -1.0
+    torch.manual_seed(0)
+    model = build_model("late_fusion", dims, d_model=16, n_heads=2).eval()
+
+    comparison = versus_probes(model, train, valid, faces)
+    probes = probe_results(train, {"all": valid}, faces["train"], faces["valid"])
+    polar = int((valid.labels != 0).sum())
+    for modality in ("text", "audio"):
+        assert comparison[modality]["b"] == pytest.approx(probes[modality]["all"]["acc2_non0"])
+        assert comparison[modality]["n"] == polar
+        assert comparison[modality]["low"] <= comparison[modality]["difference"]
+        assert comparison[modality]["difference"] <= comparison[modality]["high"]
+    assert comparison["face"]["a"] == pytest.approx(face_balanced_accuracy(model, faces["valid"]))
+    assert comparison["face"]["b"] == pytest.approx(probes["face_balanced_accuracy"])
