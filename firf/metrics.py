@@ -156,10 +156,11 @@ def paired_bootstrap(
         pick = rng.integers(0, y.size, y.size)
         differences[i] = statistic(a[pick], y[pick]) - statistic(b[pick], y[pick])
     low, high = np.percentile(differences, [2.5, 97.5])
+    score_a, score_b = float(statistic(a, y)), float(statistic(b, y))
     return {
-        "a": float(statistic(a, y)),
-        "b": float(statistic(b, y)),
-        "difference": float(statistic(a, y) - statistic(b, y)),
+        "a": score_a,
+        "b": score_b,
+        "difference": score_a - score_b,
         "low": float(low),
         "high": float(high),
         "n": int(y.size),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from firf.data.dataset import FeatureDataset
@@ -32,24 +32,29 @@ def mean_pooled(dataset: FeatureDataset, modality: str) -> tuple[np.ndarray, np.
     return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64)
 
 
-def ridge_predictions(
-    train: FeatureDataset, evaluation: FeatureDataset, modality: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge on mean-pooled features (alpha by leave-one-out on train): its scores and the
-    labels of the ``evaluation`` clips that have the modality."""
+def fit_ridge(train: FeatureDataset, modality: str) -> Pipeline:
+    """Ridge on mean-pooled features, alpha by leave-one-out on ``train``."""
     x, y = mean_pooled(train, modality)
-    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)).fit(x, y)
-    x_eval, y_eval = mean_pooled(evaluation, modality)
-    return np.clip(probe.predict(x_eval), -train.score_range, train.score_range), y_eval
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)).fit(x, y)
+
+
+def ridge_predictions(
+    probe: Pipeline, evaluation: FeatureDataset, modality: str, score_range: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted ridge probe's scores (clipped to the score range) and the labels of the
+    ``evaluation`` clips that have the modality."""
+    x, y = mean_pooled(evaluation, modality)
+    return np.clip(probe.predict(x), -score_range, score_range), y
 
 
 def ridge_probe(
     train: FeatureDataset, evaluations: dict[str, FeatureDataset], modality: str
 ) -> dict[str, dict[str, float]]:
-    """The ridge probe's metrics per evaluation dataset."""
+    """The ridge probe, fitted once on ``train``, scored per evaluation dataset."""
+    probe = fit_ridge(train, modality)
     results = {}
     for name, dataset in evaluations.items():
-        preds, labels = ridge_predictions(train, dataset, modality)
+        preds, labels = ridge_predictions(probe, dataset, modality, train.score_range)
         results[name] = regression_metrics(preds, labels, dataset.kind)
     return results
 

@@ -21,6 +21,7 @@ from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences
 from firf.demo_corpus.probes import (
     face_probe,
     face_probe_predictions,
+    fit_ridge,
     ridge_predictions,
     ridge_probe,
 )
@@ -215,7 +216,9 @@ def versus_probes(
     out = {}
     for modality, subset in (("text", "t"), ("audio", "a")):
         part = subset_of(valid, has_any(valid, subset))
-        probe, labels = ridge_predictions(train, part, modality)
+        probe, labels = ridge_predictions(
+            fit_ridge(train, modality), part, modality, train.score_range
+        )
         if labels.shape != part.labels.shape or not np.allclose(labels, part.labels, atol=1e-6):
             raise AssertionError(f"the {modality} probe and the model saw different clips")
         mine = scores(model, part, subset, 0.0, EVAL_SEEDS[0])
@@ -225,6 +228,7 @@ def versus_probes(
     face_probe_says = face_probe_predictions(
         pooled_faces(faces["train"]), pooled_faces(faces["valid"])
     )
+    # The probe says 1 (happy) or 0; balanced_accuracy reads a score's sign, so shift by 0.5.
     out["face"] = paired_bootstrap(
         balanced_accuracy, face_model, face_probe_says - 0.5, faces["valid"].labels
     )
