@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from firf.prediction import sentiment_label
+from firf import sentiment_label
 
 NEGATIVE = "#d9534f"
 NEUTRAL = "#8a8f98"

@@ -20,10 +20,7 @@ import gradio as gr
 from app.examples import build_examples
 from app.plots import GAUGE_CSS
 from app.ui import build_demo
-from firf.cache import cache_dir
-from firf.errors import InputError
-from firf.pipeline import Pipeline
-from firf.weights import resolve_weights
+from firf import InputError, Pipeline, cache_dir
 
 log = logging.getLogger("app")
 
@@ -106,8 +103,7 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
 
 def load_pipeline(cfg: AppConfig) -> Pipeline:
     """The pipeline, loaded and run once; a missing checkpoint fails before any model loads."""
-    weights = resolve_weights(cfg.weights)
-    pipeline = Pipeline(weights, device=cfg.device, max_seconds=cfg.max_seconds)
+    pipeline = Pipeline.from_pretrained(cfg.weights, device=cfg.device, max_seconds=cfg.max_seconds)
     pipeline.warm_up()
     return pipeline
 

@@ -15,12 +15,16 @@ import numpy as np
 
 from app.examples import Example
 from app.plots import coverage_html, score_gauge_html, subset_chart
-from firf.batch import MODALITIES, SHORT
-from firf.errors import InputError
-from firf.extract.vision import draw_landmarks
-from firf.pipeline import Features, Pipeline
-from firf.prediction import Prediction
-from firf.prediction import predict as firf_predict
+from firf import (
+    MODALITIES,
+    Features,
+    InputError,
+    Pipeline,
+    Prediction,
+    draw_landmarks,
+    subset_code,
+)
+from firf import predict as firf_predict
 
 INTRO = """
 # FIRF: sentiment that survives missing modalities
@@ -77,8 +81,8 @@ class Analyzer:
             gr.Warning(warning)
         chart = subset_chart(
             pred.subsets,
-            full=_subset(features.available),
-            selected=_subset(pred.used),
+            full=subset_code(features.available),
+            selected=subset_code(pred.used),
             after_loss=(intra_rate, pred.score) if intra_rate else None,
         )
         return (
@@ -104,11 +108,6 @@ def _inputs(
 
 def _dropped(modalities: list[str]) -> tuple[str, ...]:
     return tuple(m for m in MODALITIES if m not in modalities)
-
-
-def _subset(modalities: tuple[str, ...]) -> str:
-    """("text", "vision") -> "tv", the subset names of ``firf.missing.SUBSETS``."""
-    return "".join(SHORT[m] for m in MODALITIES if m in modalities)
 
 
 def details_markdown(pred: Prediction) -> str:

@@ -26,8 +26,10 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout, like the 
 import torch  # noqa: E402
 
 from firf.data.shards import load_shards  # noqa: E402
-from firf.demo_corpus.paths import shared_data_dir  # noqa: E402
-from firf.demo_corpus.report import (  # noqa: E402
+from firf.metrics import regression_metrics  # noqa: E402
+from firf.model import load_model  # noqa: E402
+from recipes.demo_corpus.paths import shared_data_dir  # noqa: E402
+from recipes.demo_corpus.report import (  # noqa: E402
     EVAL_SEEDS,
     face_balanced_accuracy,
     face_sets,
@@ -35,8 +37,6 @@ from firf.demo_corpus.report import (  # noqa: E402
     scores,
     subset_of,
 )
-from firf.metrics import regression_metrics  # noqa: E402
-from firf.model import load_model  # noqa: E402
 
 SPLITS = ("select", "valid")
 COLUMNS = ("tav", "t", "a", "face_ba", "drop_t", "drop_a", "drop_v")

@@ -25,8 +25,9 @@ sys.path.insert(0, str(REPO_ROOT))
 import torch  # noqa: E402
 from record import append_section, machine  # noqa: E402
 
-from firf.batch import MODALITIES, Batch, batch_to  # noqa: E402
+from firf.batch import Batch, batch_to  # noqa: E402
 from firf.missing import drop_frames  # noqa: E402
+from firf.modalities import MODALITIES  # noqa: E402
 from firf.model import MODEL_NAMES, build_model  # noqa: E402
 
 DIMS = {"text": 768, "audio": 5, "vision": 20}

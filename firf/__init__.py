@@ -4,6 +4,7 @@
 only when first used.
 
     pred = firf.predict(video="clip.mp4", text="I loved it")
+    pipeline = firf.Pipeline.from_pretrained("weights")   # the checkpoint + its extractors
     model = firf.FIRF.from_pretrained("weights")
 """
 
@@ -13,17 +14,34 @@ import importlib
 from typing import Any
 
 from firf.errors import InputError
+from firf.modalities import MODALITIES, SUBSETS, parse_modalities, subset_code
+from firf.prediction import NEUTRAL_BAND, Prediction, sentiment_label
 
-# public name -> module that defines it
+# public name -> module that defines it, imported on first use
 _LAZY = {
-    "predict": "firf.prediction",
-    "Prediction": "firf.prediction",
-    "load_pipeline": "firf.pipeline",
+    "predict": "firf.pipeline",
+    "Pipeline": "firf.pipeline",
+    "Features": "firf.features",
+    "Extractors": "firf.extractors",
     "FIRF": "firf.model",
     "FIRFConfig": "firf.model",
+    "load_model": "firf.model",
+    "draw_landmarks": "firf.extract.vision",
+    "resolve_weights": "firf.weights",
+    "cache_dir": "firf.cache",
 }
 
-__all__ = ["InputError", *_LAZY]
+__all__ = [
+    "InputError",
+    "MODALITIES",
+    "NEUTRAL_BAND",
+    "Prediction",
+    "SUBSETS",
+    "parse_modalities",
+    "sentiment_label",
+    "subset_code",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str) -> Any:

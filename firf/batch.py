@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import torch
 
-MODALITIES: tuple[str, str, str] = ("text", "audio", "vision")
-SHORT: dict[str, str] = {"text": "t", "audio": "a", "vision": "v"}
-LONG: dict[str, str] = {v: k for k, v in SHORT.items()}
+from firf.modalities import MODALITIES
 
 Batch = dict[str, torch.Tensor]
 

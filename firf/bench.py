@@ -26,7 +26,8 @@ import torch
 
 from firf.data.synthetic import SyntheticConfig, make_synthetic
 from firf.evaluate import Report, evaluate_robustness, format_table, rate_key
-from firf.missing import INTRA_RATES, SUBSETS
+from firf.missing import INTRA_RATES
+from firf.modalities import SUBSETS
 from firf.model import build_model
 from firf.train import TrainConfig, train
 

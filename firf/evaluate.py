@@ -17,8 +17,10 @@ from torch import nn
 
 from firf.batch import Batch, batch_to
 from firf.data.dataset import FeatureDataset, make_loader
+from firf.device import resolve_device
 from firf.metrics import regression_metrics
-from firf.missing import EVAL_SEEDS, INTRA_RATES, SUBSETS, drop_frames, keep_modalities
+from firf.missing import EVAL_SEEDS, INTRA_RATES, drop_frames, keep_modalities
+from firf.modalities import SUBSETS
 
 EVAL_BATCH_SIZE = 64
 
@@ -30,13 +32,6 @@ TABLE_COLUMNS = {
 
 Transform = Callable[[Batch], Batch]
 Report = dict[str, dict[str, dict[str, float]]]
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """The requested device, or CUDA when it is available and nothing was requested."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def rate_key(rate: float) -> str:
@@ -59,7 +54,7 @@ def predict_scores(
     if device is None:
         device = next(model.parameters()).device
     else:
-        device = torch.device(device)
+        device = resolve_device(device)
         model.to(device)
     model.eval()
     scores = []

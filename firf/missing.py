@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from firf.batch import LONG, MODALITIES, Batch, batch_size, presence
+from firf.batch import Batch, batch_size, presence
 from firf.errors import InputError
+from firf.modalities import MODALITIES, parse_subset
 
-SUBSETS: tuple[str, ...] = ("t", "a", "v", "ta", "tv", "av", "tav")
 INTRA_RATES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
 EVAL_SEEDS: tuple[int, ...] = (1111, 1112, 1113)
 
@@ -50,16 +50,6 @@ def drop_frames(
         shape = batch[f"{m}_mask"].shape
         keep[m] = torch.rand(shape, generator=generator) >= rate
     return _apply_keep(batch, keep)
-
-
-def parse_subset(subset: str) -> tuple[str, ...]:
-    """``"ta"`` -> ``("text", "audio")``; rejects empty, repeated or unknown letters."""
-    if not subset or len(set(subset)) != len(subset) or not set(subset) <= set(LONG):
-        raise InputError(
-            f"modality subset {subset!r} is not valid: use a non-empty combination of the "
-            f"letters t, a, v, e.g. one of {', '.join(SUBSETS)}"
-        )
-    return tuple(m for m in MODALITIES if m[0] in subset)
 
 
 def keep_modalities(batch: Batch, subset: str) -> Batch:

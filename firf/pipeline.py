@@ -1,22 +1,15 @@
-"""From raw media to a FIRF prediction: decode, extract features once, run the model.
+"""A checkpoint and the extractors it was trained with: ``Pipeline`` and ``firf.predict()``.
 
-``Extractors`` turns a video / audio / text input into ``Features`` (what the corpus extractor
-stores, what the app reuses across modality toggles); ``Pipeline`` adds the checkpoint and runs
-it on those features with any modalities dropped. Models load lazily, once, under a lock, so
-one pipeline serves concurrent requests.
-
-What counts as a missing modality rather than an error: a video with no face when something
-else is given, silent audio, empty typed text next to other inputs. Each one becomes a warning
-and the modality reaches the model as missing. Nothing usable at all is an ``InputError``.
+``Pipeline.from_pretrained(weights)`` reads the extractor settings the checkpoint records and
+builds exactly those extractors, so nobody has to repeat them (and nobody can get them wrong).
+One pipeline serves concurrent requests: the model is loaded once, extractors on first use.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -24,295 +17,63 @@ from typing import Any
 import numpy as np
 import torch
 
-from firf.batch import LONG, MODALITIES, batch_to, presence
+from firf.batch import batch_to, presence
+from firf.data.dataset import collate
+from firf.device import resolve_device
 from firf.errors import InputError
-from firf.extract.decode import MAX_SECONDS, SAMPLE_RATE, VideoClip, load_audio, load_video
+from firf.extract.decode import SAMPLE_RATE
+from firf.extractors import Extractors, plain
+from firf.features import Features
+from firf.missing import drop_frames
+from firf.modalities import MODALITIES, SUBSETS, parse_modalities, parse_subset, subset_code
 from firf.prediction import Prediction, sentiment_label
 
-VideoInput = str | Path | np.ndarray | Sequence[np.ndarray] | tuple[float, Sequence[np.ndarray]]
 
+class Pipeline:
+    """A FIRF checkpoint plus its ``Extractors``: raw media in, ``Prediction`` out."""
 
-def parse_modalities(names: str | Iterable[str]) -> tuple[str, ...]:
-    """``"vision,a"`` or ``["t", "audio"]`` -> full names in batch order; unknown names raise."""
-    if isinstance(names, str):
-        names = names.split(",")
-    elif not isinstance(names, Iterable):
-        raise InputError(f"modalities to drop must be a list of names, got {names!r}")
-    chosen = set()
-    for raw in names:
-        if not isinstance(raw, str):
-            raise InputError(f"modality names must be strings, got {raw!r}")
-        name = raw.strip().lower()
-        if not name:
-            continue
-        name = LONG.get(name, name)
-        if name not in MODALITIES:
-            raise InputError(f"unknown modality {raw!r}: use text, audio, vision (or t, a, v)")
-        chosen.add(name)
-    return tuple(m for m in MODALITIES if m in chosen)
+    def __init__(self, model: torch.nn.Module, extractors: Extractors):
+        self.model = model.eval()
+        self.extractors = extractors
 
-
-@dataclass
-class Features:
-    """One input's features, extracted once and reusable for any drop or subset.
-
-    ``arrays`` holds only the modalities that have at least one observed frame; ``coverage``
-    says how much of each extracted modality there was (text tokens, audio seconds, video
-    frames and the share with a face).
-    """
-
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # modality -> (L, d)
-    masks: dict[str, np.ndarray] = field(default_factory=dict)  # modality -> (L,) where partial
-    signature: dict[str, dict] = field(default_factory=dict)  # modality -> extractor signature
-    transcript: str | None = None
-    text_source: str | None = None  # "typed" | "transcript" | None
-    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
-    warnings: list[str] = field(default_factory=list)
-    frames: list[np.ndarray] | None = None  # sampled video frames, for drawing
-    landmarks: list[np.ndarray | None] = field(default_factory=list)  # per frame, for drawing
-
-    @property
-    def available(self) -> tuple[str, ...]:
-        return tuple(m for m in MODALITIES if m in self.arrays)
-
-
-class Extractors:
-    """The three feature extractors, loaded on first use and shared by the whole process.
-
-    ``whisper`` names the Whisper model (or a checkpoint path); ``text_from_transcript`` uses
-    the speech transcript as the text when none is typed; ``concurrent`` runs Face Mesh and
-    Whisper in two threads (both release the GIL for most of their work); ``transcribe=False``
-    skips Whisper's decoder when the transcript is not needed as the text (corpus extraction
-    with given text), which saves most of Whisper's time.
-    """
-
-    def __init__(
-        self,
-        device: str | torch.device | None = None,
-        whisper: str = "base",
-        text_from_transcript: bool = True,
-        concurrent: bool = True,
-        max_seconds: float = MAX_SECONDS,
-        fps: float = 5.0,
-        transcribe: bool = True,
-    ):
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.whisper = whisper
-        self.text_from_transcript = text_from_transcript
-        self.concurrent = concurrent
-        self.max_seconds = max_seconds
-        self.fps = fps
-        self.transcribe = transcribe
-
-    @property
-    def vision(self):
-        from firf.extract.vision import FaceMeshVision
-
-        return _shared(FaceMeshVision, fps=self.fps)
-
-    @property
-    def audio(self):
-        from firf.extract.audio import WhisperAudio
-
-        return _shared(WhisperAudio, model=self.whisper, device=self.device)
-
-    @property
-    def text(self):
-        from firf.extract.text import MiniLMText
-
-        return _shared(MiniLMText, device=self.device)
-
-    def signatures(self) -> dict[str, dict]:
-        """Every extractor's signature (loads them all)."""
-        return {m: _plain(getattr(self, m).signature) for m in MODALITIES}
-
-    def features(
-        self,
-        video: VideoInput | None = None,
-        audio: Any = None,
-        text: str | None = None,
-        skip: str | Iterable[str] = (),
-    ) -> Features:
-        """Decode and extract every given modality not in ``skip``.
-
-        ``video``: a file path, frames (N, H, W, 3) uint8 at ``fps``, or ``(frame_rate,
-        frames)``; its sound track is the audio unless ``audio`` is given. ``audio``: a path,
-        encoded bytes, ``(rate, samples)`` or 16 kHz samples. ``text``: typed text; when it is
-        empty, the transcript (``text_from_transcript``). A skipped modality is not extracted,
-        except that speech is still transcribed when the transcript is the text.
-        """
-        skip = set(parse_modalities(skip))
-        if text is not None and not isinstance(text, str):
-            raise InputError(f"text must be a string, got {type(text).__name__}")
-        typed = (text or "").strip()
-        if video is None and audio is None and text is None:
-            raise InputError("nothing to analyse: give a video, an audio recording or some text")
-        out = Features()
-        missing: list[tuple[str, str]] = []  # (modality, why) for given inputs that came out empty
-        need_transcript = not typed and self.text_from_transcript and "text" not in skip
-        need_wave = "audio" not in skip or need_transcript
-
-        started = perf_counter()
-        wave = None
-        if audio is not None and need_wave:
-            wave = load_audio(audio, self.max_seconds)
-        clip = None
-        if video is not None and ("vision" not in skip or (audio is None and need_wave)):
-            clip = self._video(video)
-            if audio is None and need_wave:
-                wave = clip.audio
-                if wave is None:
-                    missing.append(("audio", "the video has no sound track"))
-        if wave is not None or clip is not None:
-            out.timings["decode"] = perf_counter() - started
-        longest = max(
-            wave.size / SAMPLE_RATE if wave is not None else 0.0, clip.duration if clip else 0.0
-        )
-        if longest >= self.max_seconds - 1e-3:
-            out.warnings.append(f"only the first {self.max_seconds:g} s of the input were analysed")
-
-        if wave is not None:
-            out.coverage["audio"] = {"seconds": round(wave.size / SAMPLE_RATE, 3)}
-            if _is_silent(wave):
-                missing.append(("audio", "the audio is silent"))
-                wave = None
-
-        jobs: dict[str, Callable[[], Any]] = {}
-        if clip is not None and "vision" not in skip:
-            jobs["vision"] = lambda: self.vision(clip.frames)
-        if wave is not None:
-            jobs["audio"] = lambda: self._listen(wave, need_transcript or self.transcribe)
-        results = self._run(jobs, out.timings)
-
-        if "vision" in results:
-            found = results["vision"]
-            out.frames, out.landmarks = clip.frames, found.landmarks
-            out.coverage["vision"] = {"frames": len(clip.frames), "face_share": found.face_share}
-            if found.face_share > 0:
-                out.arrays["vision"], out.masks["vision"] = found.features, found.mask
-                out.signature["vision"] = _plain(self.vision.signature)
-            else:
-                missing.append(("vision", f"no face found in the {len(clip.frames)} video frames"))
-        if "audio" in results:
-            states, out.transcript = results["audio"]
-            if "audio" not in skip:
-                out.arrays["audio"] = states
-                out.signature["audio"] = _plain(self.audio.signature)
-
-        words, out.text_source = typed, "typed" if typed else None
-        if not typed and need_transcript and out.transcript:
-            words, out.text_source = out.transcript, "transcript"
-        if words and "text" not in skip:
-            started = perf_counter()
-            out.arrays["text"] = self.text(words)
-            out.timings["text"] = perf_counter() - started
-            out.coverage["text"] = {"tokens": len(out.arrays["text"])}
-            out.signature["text"] = _plain(self.text.signature)
-        elif need_transcript and "audio" in results:
-            missing.append(("text", "no words were recognised in the speech"))
-        elif text is not None and not typed and "text" not in skip:
-            missing.append(("text", "the text is empty"))
-
-        if not out.available:
-            reasons = [why for _, why in missing]
-            if skip:
-                off = [m for m in MODALITIES if m in skip]
-                reasons.append(f"{', '.join(off)} switched off")
-            raise InputError(f"nothing left to analyse: {'; '.join(reasons)}")
-        out.warnings += [f"{m} missing: {why}" for m, why in missing]
-        return out
-
-    def _video(self, video: VideoInput) -> VideoClip:
-        if isinstance(video, (str, Path)):
-            return load_video(video, fps=self.fps, max_seconds=self.max_seconds)
-        rate = self.fps
-        if isinstance(video, tuple) and len(video) == 2 and np.isscalar(video[0]):
-            rate, video = float(video[0]), video[1]
-            if rate <= 0:
-                raise InputError(f"the frame rate of (frame_rate, frames) must be > 0, got {rate}")
-        if (
-            not isinstance(video, (np.ndarray, list, tuple))
-            or len(video) == 0
-            or (isinstance(video, np.ndarray) and video.ndim != 4)
-        ):
-            raise InputError(
-                "video must be a file path, frames (N, H, W, 3) uint8 or (frame_rate, frames)"
-            )
-        duration = min(len(video) / rate, self.max_seconds)
-        times = np.arange(0.0, duration - 1e-9, 1.0 / self.fps)
-        frames = [np.asarray(video[int(t * rate)]) for t in times]
-        return VideoClip(frames, times, None, duration, self.fps)
-
-    def _listen(self, wave: np.ndarray, transcribe: bool) -> tuple[np.ndarray, str | None]:
-        """Whisper states and transcript; without ``transcribe`` only the (much faster) encoder."""
-        if not transcribe:
-            return self.audio.encode_only(wave), None
-        heard = self.audio(wave)
-        return heard.features, heard.transcript.strip()
-
-    def _run(self, jobs: dict[str, Callable[[], Any]], timings: dict[str, float]) -> dict:
-        """Run extractor jobs (concurrently when asked), recording each one's seconds."""
-
-        def timed(name: str) -> Any:
-            started = perf_counter()
-            result = jobs[name]()
-            timings[name] = perf_counter() - started
-            return result
-
-        if self.concurrent and len(jobs) > 1:
-            with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-                futures = {name: pool.submit(timed, name) for name in jobs}
-                return {name: future.result() for name, future in futures.items()}
-        return {name: timed(name) for name in jobs}
-
-
-class Pipeline(Extractors):
-    """Extractors plus a FIRF checkpoint (``weights``: folder or Hub repo id; None = default).
-
-    The checkpoint records the extractors it was trained with; features from different ones
-    (another Whisper size, another frame rate) are refused instead of giving a wrong answer.
-    """
-
-    def __init__(
-        self,
+    @classmethod
+    def from_pretrained(
+        cls,
         weights: str | Path | None = None,
         device: str | torch.device | None = None,
-        whisper: str = "base",
-        text_from_transcript: bool = True,
-        concurrent: bool = True,
-        max_seconds: float = MAX_SECONDS,
-        fps: float = 5.0,
-    ):
-        super().__init__(device, whisper, text_from_transcript, concurrent, max_seconds, fps)
-        self.weights = weights
-        self._model: torch.nn.Module | None = None
-        self._model_lock = threading.Lock()
+        **policy: Any,
+    ) -> Pipeline:
+        """The checkpoint in ``weights`` (folder or Hub repo id; None: ``$FIRF_WEIGHTS``, else
+        the bundled one) with the extractors it records, on ``device`` (None: CUDA if present).
 
-    @property
-    def model(self) -> torch.nn.Module:
-        with self._model_lock:
-            if self._model is None:
-                self._model = self._load_model()
-            return self._model
-
-    def _load_model(self) -> torch.nn.Module:
+        ``policy`` passes ``text_from_transcript``, ``concurrent``, ``max_seconds`` or
+        ``transcribe`` on to ``Extractors``; feature settings come from the checkpoint only.
+        """
         from firf.model import load_model
         from firf.weights import resolve_weights
 
-        path = resolve_weights(self.weights)
-        model = load_model(path, device=self.device)
+        path = resolve_weights(weights)
+        device = resolve_device(device)
+        model = load_model(path, device=device)
         recorded = getattr(model.config, "extractor", None)
         if not isinstance(recorded, dict) or set(recorded) != set(MODALITIES):
             raise InputError(
                 f"the checkpoint in {path} was trained on precomputed benchmark features, not on "
                 "features of raw media; use a checkpoint trained with `firf extract` shards"
             )
-        return model.eval()
+        return cls(model, Extractors.from_signatures(recorded, device, **policy))
+
+    @property
+    def device(self) -> torch.device:
+        return self.extractors.device
+
+    def features(self, *args: Any, **kwargs: Any) -> Features:
+        """``Extractors.features`` of this pipeline's extractors."""
+        return self.extractors.features(*args, **kwargs)
 
     def load(self) -> Pipeline:
-        """Load the model and every extractor now and check that they match."""
-        self._check(self.signatures())
+        """Load every extractor now and check that it makes the checkpoint's features."""
+        self._check(self.extractors.signatures())
         return self
 
     def warm_up(self) -> None:
@@ -321,8 +82,7 @@ class Pipeline(Extractors):
         second = np.zeros(SAMPLE_RATE, np.float32)
         second[::40] = 0.1  # a faint click train: loud enough not to count as silence
         frame = np.zeros((64, 64, 3), np.uint8)
-        features = self.features(video=[frame], audio=second, text="warm up")
-        self.run(features)
+        self.run(self.features(video=[frame], audio=second, text="warm up"))
 
     def run(
         self,
@@ -333,9 +93,6 @@ class Pipeline(Extractors):
     ) -> Prediction:
         """The prediction from ``features`` with ``drop`` switched off and, optionally, a
         seeded share ``intra_rate`` of the remaining frames dropped (``firf.missing``)."""
-        from firf.data.dataset import collate
-        from firf.missing import drop_frames
-
         dropped = parse_modalities(drop)
         kept = [m for m in features.available if m not in dropped]
         if not kept:
@@ -353,9 +110,7 @@ class Pipeline(Extractors):
                 f"intra_rate={intra_rate} dropped every frame; lower it or pick another seed"
             )
         started = perf_counter()
-        with torch.inference_mode():
-            score = float(self.model(batch_to(batch, self.device)).score[0])
-        timings = {**features.timings, "model": perf_counter() - started}
+        score = float(self._scores(batch)[0])
         return Prediction(
             score=score,
             label=sentiment_label(score),
@@ -363,24 +118,24 @@ class Pipeline(Extractors):
             transcript=features.transcript,
             text_source=features.text_source if "text" in used else None,
             coverage=features.coverage,
-            timings=timings,
+            timings={**features.timings, "model": perf_counter() - started},
             warnings=list(features.warnings),
         )
 
     def run_subsets(self, features: Features) -> dict[str, float]:
         """Score for every non-empty subset of the available modalities, in one batch.
 
-        Keys are subset strings (``"t"``, ``"ta"``, ``"tav"``...) as in ``firf.missing.SUBSETS``.
+        Keys are subset strings (``"t"``, ``"ta"``, ``"tav"``...) as in ``firf.SUBSETS``.
         """
-        from firf.data.dataset import collate
-        from firf.missing import SUBSETS, parse_subset
-
         self._check({m: features.signature[m] for m in features.available})
-        subsets = [s for s in SUBSETS if set(parse_subset(s)) <= set(features.available)]
+        available = subset_code(features.available)
+        subsets = [s for s in SUBSETS if set(s) <= set(available)]
         batch = collate([self._sample(features, parse_subset(s)) for s in subsets])
+        return dict(zip(subsets, self._scores(batch), strict=True))
+
+    def _scores(self, batch: dict[str, torch.Tensor]) -> list[float]:
         with torch.inference_mode():
-            scores = self.model(batch_to(batch, self.device)).score.tolist()
-        return dict(zip(subsets, scores, strict=True))
+            return self.model(batch_to(batch, self.device)).score.tolist()
 
     def _sample(self, features: Features, kept: Sequence[str]) -> dict[str, np.ndarray]:
         dims = self.model.config.dims()
@@ -392,42 +147,57 @@ class Pipeline(Extractors):
         return sample
 
     def _check(self, signatures: dict[str, dict]) -> None:
+        """Refuse features the checkpoint was not trained on (another extractor or recipe)."""
         recorded = self.model.config.extractor
         for m, actual in signatures.items():
-            expected = _plain(recorded[m])
+            expected = plain(recorded[m])
             if actual != expected:
                 raise InputError(
                     f"the checkpoint was trained on {m} features from {json.dumps(expected)}, but "
-                    f"this pipeline extracts them with {json.dumps(actual)}; use matching "
-                    "extractor settings (e.g. the same Whisper model) or another checkpoint"
+                    f"these features come from {json.dumps(actual)}; use a checkpoint made with "
+                    "this version's extractors"
                 )
 
 
-def load_pipeline(weights: str | Path | None = None, **options: Any) -> Pipeline:
-    """A ``Pipeline`` (same options) with its checkpoint and extractors loaded and checked now."""
-    return Pipeline(weights, **options).load()
+_pipelines: dict[str, Pipeline] = {}
+_pipelines_lock = threading.Lock()
 
 
-_extractors: dict[tuple, Any] = {}
-_extractors_lock = threading.Lock()
+def default_pipeline(device: str | None = None) -> Pipeline:
+    """The process-wide pipeline for ``device`` (default checkpoint), created on first use."""
+    key = str(device)
+    with _pipelines_lock:
+        if key not in _pipelines:
+            _pipelines[key] = Pipeline.from_pretrained(device=device)
+        return _pipelines[key]
 
 
-def _shared(kind: type, **options: Any) -> Any:
-    """One extractor per class and options in the process: pipelines share loaded models."""
-    key = (kind, tuple(sorted((name, str(value)) for name, value in options.items())))
-    with _extractors_lock:
-        if key not in _extractors:
-            _extractors[key] = kind(**options)
-        return _extractors[key]
+def predict(
+    video: Any = None,
+    audio: Any = None,
+    text: str | None = None,
+    drop: str | Iterable[str] = (),
+    device: str | None = None,
+    *,
+    intra_rate: float = 0.0,
+    seed: int = 0,
+    subsets: bool = False,
+    pipeline: Pipeline | None = None,
+) -> Prediction:
+    """Sentiment of the given inputs; see ``Extractors.features`` for the accepted types.
 
-
-def _plain(signature: dict) -> dict:
-    """The JSON form of a signature, so one read back from config.json compares equal."""
-    return json.loads(json.dumps(signature))
-
-
-def _is_silent(wave: np.ndarray) -> bool:
-    """Below Whisper's silence level (there is nothing to transcribe): audio is missing."""
-    from firf.extract.audio import SILENCE_RMS
-
-    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) < SILENCE_RMS
+    ``drop`` switches modalities off ("text", "audio", "vision" or t, a, v; a list or a
+    comma-separated string). ``intra_rate`` drops that share of the remaining frames at random
+    (seeded by ``seed``) to simulate damaged input. ``subsets`` adds the score of every subset
+    of the available modalities. ``pipeline`` replaces the process-wide default one (then
+    ``device`` must be left out). Bad input raises ``firf.InputError``.
+    """
+    if pipeline is not None and device is not None:
+        raise InputError("pass device to the Pipeline you give, not to predict()")
+    pipeline = pipeline or default_pipeline(device)
+    dropped = parse_modalities(drop)
+    features = pipeline.features(video=video, audio=audio, text=text, skip=dropped)
+    prediction = pipeline.run(features, drop=dropped, intra_rate=intra_rate, seed=seed)
+    if subsets:
+        prediction.subsets = pipeline.run_subsets(features)
+    return prediction

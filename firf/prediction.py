@@ -1,4 +1,7 @@
-"""``firf.predict()``: sentiment of a video, an audio recording and/or a text, as a ``Prediction``.
+"""What one prediction is: the ``Prediction`` result type and how a score becomes a label.
+
+A leaf module (no torch, no other firf module), so the result type can be imported, built and
+serialised anywhere: by the pipeline, the CLI, the app and scripts reading JSON back.
 
 Labels follow the score scale of CMU-MOSI/MOSEI ([-3, 3]): a score with ``|score| < 0.5`` is
 "neutral" because MMSA's Acc-7 and Acc-5 round the score to the nearest integer, so exactly those
@@ -8,18 +11,10 @@ conventions (has0 and non0) call it.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from firf.pipeline import Pipeline
+from typing import Any
 
 NEUTRAL_BAND = 0.5
-
-_pipelines: dict[str, Pipeline] = {}
-_pipelines_lock = threading.Lock()
 
 
 def sentiment_label(score: float) -> str:
@@ -54,48 +49,3 @@ class Prediction:
         out = asdict(self)
         out["used"] = list(self.used)
         return out
-
-
-def default_pipeline(device: str | None = None) -> Pipeline:
-    """The process-wide pipeline for ``device`` (default checkpoint), created on first use."""
-    from firf.pipeline import Pipeline
-
-    key = str(device)
-    with _pipelines_lock:
-        if key not in _pipelines:
-            _pipelines[key] = Pipeline(device=device)
-        return _pipelines[key]
-
-
-def predict(
-    video: Any = None,
-    audio: Any = None,
-    text: str | None = None,
-    drop: str | Iterable[str] = (),
-    device: str | None = None,
-    *,
-    intra_rate: float = 0.0,
-    seed: int = 0,
-    subsets: bool = False,
-    pipeline: Pipeline | None = None,
-) -> Prediction:
-    """Sentiment of the given inputs; see ``Extractors.features`` for the accepted types.
-
-    ``drop`` switches modalities off ("text", "audio", "vision" or t, a, v; a list or a
-    comma-separated string). ``intra_rate`` drops that share of the remaining frames at random
-    (seeded by ``seed``) to simulate damaged input. ``subsets`` adds the score of every subset
-    of the available modalities. ``pipeline`` replaces the process-wide default one (then
-    ``device`` must be left out). Bad input raises ``firf.InputError``.
-    """
-    from firf.errors import InputError
-    from firf.pipeline import parse_modalities
-
-    if pipeline is not None and device is not None:
-        raise InputError("pass device to the Pipeline you give, not to predict()")
-    pipeline = pipeline or default_pipeline(device)
-    dropped = parse_modalities(drop)
-    features = pipeline.features(video=video, audio=audio, text=text, skip=dropped)
-    prediction = pipeline.run(features, drop=dropped, intra_rate=intra_rate, seed=seed)
-    if subsets:
-        prediction.subsets = pipeline.run_subsets(features)
-    return prediction

@@ -32,8 +32,9 @@ from tqdm.auto import tqdm
 
 from firf.batch import batch_to
 from firf.data.dataset import FeatureDataset, make_loader
+from firf.device import resolve_device
 from firf.errors import InputError
-from firf.evaluate import evaluate, resolve_device
+from firf.evaluate import evaluate
 from firf.missing import TrainMissing, random_view
 from firf.model.standardize import fit_input_statistics
 

@@ -40,8 +40,8 @@ def app_weights(folder: Path) -> Path:
     """The bundled checkpoint, or a tiny random FIRF for the real extractors saved in `folder`."""
     if is_checkpoint(BUNDLED_WEIGHTS):
         return BUNDLED_WEIGHTS
+    from firf.extractors import Extractors
     from firf.model import build_model
-    from firf.pipeline import Extractors
 
     signatures = Extractors(device="cpu").signatures()
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ import pytest
 from gradio_client import Client
 from test_app import app_weights, serve_app
 
-from app.screenshot import CHROMIUM_ARGS
+from tools.screenshot import CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.slow,

@@ -15,7 +15,7 @@ from test_predict import RESULT_KEYS, SPOKEN, write_checkpoint
 from firf.cli import main
 from firf.data.shards import load_shards
 from firf.extract.vision import VISION_DIM
-from firf.pipeline import Extractors
+from firf.extractors import Extractors
 
 pytestmark = pytest.mark.slow
 

@@ -13,12 +13,14 @@ import pytest
 import torch
 
 from firf.data.dataset import FeatureDataset
-from firf.demo_corpus.compose import PairingConfig, happy_probability, pair_faces
-from firf.demo_corpus.faces import FaceSequence, list_sequences
-from firf.demo_corpus.report import face_balanced_accuracy, probe_results, versus_probes
-from firf.demo_corpus.speech import synthesize, voice_for
-from firf.demo_corpus.splits import group_split, subject_split
-from firf.demo_corpus.texts import (
+from firf.errors import InputError
+from firf.model import build_model
+from recipes.demo_corpus.compose import PairingConfig, happy_probability, pair_faces
+from recipes.demo_corpus.faces import FaceSequence, list_sequences
+from recipes.demo_corpus.report import face_balanced_accuracy, probe_results, versus_probes
+from recipes.demo_corpus.speech import synthesize, voice_for
+from recipes.demo_corpus.splits import group_split, subject_split
+from recipes.demo_corpus.texts import (
     MELD_SCORE,
     Utterance,
     clean_text,
@@ -26,8 +28,6 @@ from firf.demo_corpus.texts import (
     load_mosi,
     load_utterances,
 )
-from firf.errors import InputError
-from firf.model import build_model
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
@@ -291,7 +291,7 @@ def small_sources(root: Path) -> Path:
 @pytest.mark.slow
 def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     from firf.data.shards import load_shards
-    from firf.demo_corpus.build import build_corpus
+    from recipes.demo_corpus.build import build_corpus
 
     sources, out = small_sources(tmp_path / "data"), tmp_path / "corpus"
     # at this share only vidB's group hash falls in the selection split

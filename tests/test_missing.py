@@ -3,18 +3,18 @@
 import pytest
 import torch
 
-from firf.batch import MODALITIES, presence
+from firf.batch import presence
 from firf.data.dataset import collate
 from firf.errors import InputError
 from firf.missing import (
     EVAL_SEEDS,
     INTRA_RATES,
-    SUBSETS,
     TrainMissing,
     drop_frames,
     keep_modalities,
     random_view,
 )
+from firf.modalities import MODALITIES, SUBSETS
 
 
 @pytest.fixture(scope="module")

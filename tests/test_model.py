@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from firf.batch import MODALITIES
 from firf.data.dataset import FeatureDataset, collate
 from firf.errors import InputError
 from firf.missing import keep_modalities
+from firf.modalities import MODALITIES
 from firf.model import FIRF, MODEL_NAMES, ModelOutput, build_model, load_model
 from firf.model.standardize import SCALE_FLOOR, fit_input_statistics
 

@@ -18,8 +18,9 @@ import torch
 
 import firf
 from firf.errors import InputError
+from firf.extractors import Extractors
 from firf.model import FIRF, FIRFConfig
-from firf.pipeline import Extractors, Pipeline
+from firf.pipeline import Pipeline
 from firf.prediction import NEUTRAL_BAND, sentiment_label
 from firf.weights import resolve_weights
 
@@ -66,7 +67,7 @@ def checkpoint(tmp_path_factory, signatures) -> Path:
 
 @pytest.fixture(scope="module")
 def pipeline(checkpoint) -> Pipeline:
-    return Pipeline(checkpoint, device="cpu")
+    return Pipeline.from_pretrained(checkpoint, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,9 @@ def clip_pred(pipeline, files):
 @pytest.fixture(scope="module")
 def clip_features(checkpoint, files):
     """The face+speech clip's features, extracted without threads (Whisper calls are slow)."""
-    return Pipeline(checkpoint, device="cpu", concurrent=False).features(video=files["face_speech"])
+    return Pipeline.from_pretrained(checkpoint, device="cpu", concurrent=False).features(
+        video=files["face_speech"]
+    )
 
 
 def test_text_only(pipeline):
@@ -182,7 +185,7 @@ def test_silent_audio_is_missing_with_a_warning(pipeline, files):
 
 @pytest.mark.filterwarnings("ignore:.*only the first")
 def test_long_input_is_cut_with_a_warning(checkpoint, files):
-    short = Pipeline(checkpoint, device="cpu", max_seconds=1.0)
+    short = Pipeline.from_pretrained(checkpoint, device="cpu", max_seconds=1.0)
     pred = firf.predict(video=files["face_speech"], text="ok", drop="audio", pipeline=short)
     assert pred.coverage["vision"]["frames"] == 5
     assert "only the first 1 s of the input were analysed" in pred.warnings
@@ -224,18 +227,18 @@ def test_bad_input_raises_input_error(pipeline, files, inputs, message):
 def test_checkpoint_from_other_extractors_is_refused(tmp_path, signatures, clip_features):
     other = json.loads(json.dumps(signatures))
     other["audio"]["name"] = "whisper-small-encoder"
-    mismatched = Pipeline(write_checkpoint(tmp_path / "small", other), device="cpu")
+    mismatched = Pipeline.from_pretrained(write_checkpoint(tmp_path / "small", other), device="cpu")
+    assert mismatched.extractors.whisper == "small"  # built from what the checkpoint records
     assert mismatched.run(clip_features, drop="audio").used == ("text", "vision")
     with pytest.raises(InputError, match="whisper-small-encoder"):
         mismatched.run(clip_features)
-    with pytest.raises(InputError, match="whisper-small-encoder"):
-        mismatched.load()
+    with pytest.raises(InputError, match="Whisper 'small'"):
+        mismatched.load()  # base features only here: small is not installed, and never fetched
 
 
 def test_checkpoint_without_extractor_signature_is_refused(tmp_path):
-    benchmark_only = Pipeline(write_checkpoint(tmp_path / "mosi", None), device="cpu")
     with pytest.raises(InputError, match="precomputed"):
-        firf.predict(text="fine", pipeline=benchmark_only)
+        Pipeline.from_pretrained(write_checkpoint(tmp_path / "mosi", None), device="cpu")
 
 
 def test_weights_resolution(tmp_path, checkpoint, monkeypatch):
@@ -247,9 +250,8 @@ def test_weights_resolution(tmp_path, checkpoint, monkeypatch):
         resolve_weights(tmp_path / "empty")
     with pytest.raises(InputError, match="no checkpoint folder"):
         resolve_weights(tmp_path / "absent")
-    offline = Pipeline("nobody-here/no-such-firf-model", device="cpu")  # HF_HUB_OFFLINE=1
-    with pytest.raises(InputError, match="no-such-firf-model"):
-        firf.predict(text="fine", pipeline=offline)
+    with pytest.raises(InputError, match="no-such-firf-model"):  # HF_HUB_OFFLINE=1
+        Pipeline.from_pretrained("nobody-here/no-such-firf-model", device="cpu")
 
 
 def test_labels_follow_the_neutral_band():
@@ -267,9 +269,10 @@ def test_import_firf_is_cheap_and_predict_is_the_function():
     code = (
         "import sys, firf\n"
         "assert 'torch' not in sys.modules, 'import firf pulled in torch'\n"
-        "import firf.prediction\n"
-        "assert firf.predict is firf.prediction.predict\n"
-        "assert firf.Prediction and firf.load_pipeline\n"
+        "import firf.pipeline\n"
+        "assert firf.predict is firf.pipeline.predict\n"
+        "assert firf.Prediction and firf.Pipeline is firf.pipeline.Pipeline\n"
+        "assert set(firf.__all__) <= set(dir(firf))\n"
         "assert firf.FIRF.__name__ == 'FIRF' and issubclass(firf.InputError, ValueError)\n"
     )
     root = Path(__file__).resolve().parent.parent

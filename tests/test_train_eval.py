@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from firf.batch import MODALITIES
 from firf.cli import main
 from firf.data.shards import ShardWriter, load_shards
 from firf.errors import InputError
 from firf.evaluate import evaluate, evaluate_robustness, format_report, predict_scores
-from firf.missing import SUBSETS
+from firf.modalities import MODALITIES, SUBSETS
 from firf.model import build_model, load_model
 from firf.model.standardize import feature_statistics
 from firf.train import TrainConfig, train

@@ -7,9 +7,10 @@ import json
 import pytest
 
 import firf
-from firf.batch import MODALITIES
 from firf.errors import InputError
-from firf.pipeline import Pipeline, load_pipeline
+from firf.extractors import Extractors
+from firf.modalities import MODALITIES
+from firf.pipeline import Pipeline
 from firf.weights import BUNDLED_WEIGHTS
 from tests.media import face_clip, speech_wav
 
@@ -21,7 +22,7 @@ NEGATIVE_SPEECH = "This was a terrible, boring movie. It was a complete waste of
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return load_pipeline(BUNDLED_WEIGHTS)
+    return Pipeline.from_pretrained(BUNDLED_WEIGHTS).load()
 
 
 def test_checkpoint_is_small_and_records_its_extractors():
@@ -69,9 +70,10 @@ def test_smiling_face_is_positive(pipeline, tmp_path):
     assert pred.score > 0.5, pred.to_dict()
 
 
-def test_mismatching_extractor_settings_are_refused():
+def test_features_from_other_extractor_settings_are_refused(pipeline, tmp_path):
+    other = Extractors(fps=10.0).features(video=face_clip(tmp_path / "face.mp4", seconds=1.0))
     with pytest.raises(InputError, match="trained on vision features from .*fps"):
-        load_pipeline(BUNDLED_WEIGHTS, fps=10.0)
+        pipeline.run(other)
 
 
 def test_checkpoint_loads_as_a_firf_model():

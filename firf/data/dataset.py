@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from firf.batch import MODALITIES, Batch
+from firf.batch import Batch
 from firf.errors import InputError
 from firf.metrics import DATASET_KINDS
+from firf.modalities import MODALITIES
 
 Sample = dict[str, Any]
 

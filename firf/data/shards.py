@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from firf.batch import MODALITIES
 from firf.data.dataset import FeatureDataset, check_sample
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 
 META = "meta.json"
 MANIFEST = "manifest.jsonl"

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
-from firf.batch import MODALITIES
 from firf.data.dataset import FeatureDataset, Sample
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 
 SPLITS = ("train", "valid", "test")
 

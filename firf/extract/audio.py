@@ -24,6 +24,7 @@ from whisper.audio import CHUNK_LENGTH, FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, N_
 from whisper.decoding import DecodingOptions, DecodingTask
 from whisper.tokenizer import get_tokenizer
 
+from firf.device import resolve_device
 from firf.extract.decode import AudioSource, load_audio
 from firf.extract.whisper_weights import load_whisper
 
@@ -73,7 +74,7 @@ class WhisperAudio:
     ) -> None:
         if frame_rate <= 0 or ENCODER_RATE % frame_rate:
             raise ValueError(f"frame_rate must divide {ENCODER_RATE} Hz; got {frame_rate}")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         self.model = load_whisper(str(model), self.device)
         self.name = str(model) if str(model) in whisper.available_models() else Path(model).stem
         self.frame_rate = frame_rate
@@ -105,7 +106,7 @@ class WhisperAudio:
         with self._lock, torch.inference_mode():
             states = [self._encode(self._mel(chunk)) for chunk in chunks]
             features = self._pool(torch.cat(states, dim=1)[0])
-            if _rms(wave) < SILENCE_RMS or seconds < MIN_SPEECH_SECONDS:
+            if is_silent(wave) or seconds < MIN_SPEECH_SECONDS:
                 return AudioFeatures(features, "", seconds, self.language, False, 1.0)
             results = [self._transcribe(c, s) for c, s in zip(chunks, states, strict=True)]
         texts = [r.text for r in results if not _silent(r)]
@@ -219,8 +220,9 @@ class _FeaturesDecoding(DecodingTask):
         return languages, [dict(zip(codes, p.tolist(), strict=True)) for p in probs]
 
 
-def _rms(wave: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+def is_silent(wave: np.ndarray) -> bool:
+    """Below Whisper's silence level: there is nothing to transcribe, the audio is missing."""
+    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) < SILENCE_RMS
 
 
 def _silent(result: whisper.DecodingResult) -> bool:

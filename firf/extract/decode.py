@@ -23,7 +23,7 @@ from firf.errors import InputError
 
 SAMPLE_RATE = 16_000  # what Whisper expects
 MAX_SECONDS = 60.0  # default cap on the analysed duration of one input
-VIDEO_FPS = 10.0  # default frame sampling rate for the vision extractor
+VIDEO_FPS = 5.0  # frames sampled per second of video: the vision extractor's one default
 MAX_SIDE = 640  # frames are downscaled so their longer side is at most this many pixels
 _MAX_CHANNELS = 8  # a 2-D array with more "channels" than this is read as (channels, samples)
 

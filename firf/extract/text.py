@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import torch
 
+from firf.device import resolve_device
 from firf.errors import InputError
 
 TEXT_DIM = 384
@@ -28,7 +29,7 @@ class MiniLMText:
 
         path = get_model_path()
         self.max_tokens = max_tokens
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         # A progress bar for a 90 MB local file is noise on the CLI's stderr.
         shown = hf_logging.is_progress_bar_enabled()

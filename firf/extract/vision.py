@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from firf.errors import InputError
+from firf.extract.decode import VIDEO_FPS
 
 NUM_LANDMARKS = 478
 VISION_DIM = NUM_LANDMARKS * 3
@@ -105,7 +106,7 @@ class FaceMeshVision:
     One MediaPipe graph per instance, guarded by a lock, makes an instance safe to share.
     """
 
-    def __init__(self, fps: float = 5.0, max_faces: int = 1, min_confidence: float = 0.5):
+    def __init__(self, fps: float = VIDEO_FPS, max_faces: int = 1, min_confidence: float = 0.5):
         from mediapipe.python.solutions.face_mesh import FaceMesh
 
         self.fps = fps

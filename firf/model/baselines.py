@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from firf.batch import MODALITIES, Batch, presence
+from firf.batch import Batch, presence
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 from firf.model import losses
 from firf.model.config import HubModelMixin, LateFusionConfig, SharedPrivateConfig
 from firf.model.firf import ModelOutput

@@ -9,8 +9,8 @@ import torch
 from huggingface_hub import hf_hub_download
 from torch import nn
 
-from firf.batch import MODALITIES
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 from firf.model.baselines import LateFusion, SharedPrivate
 from firf.model.config import FIRFConfig, LateFusionConfig, SharedPrivateConfig
 from firf.model.firf import FIRF

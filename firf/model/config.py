@@ -12,8 +12,8 @@ from pathlib import Path
 import safetensors.torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 
-from firf.batch import MODALITIES
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 
 WEIGHTS_NAME = "model.safetensors"
 

@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from firf.batch import MODALITIES, Batch, coverage, presence
+from firf.batch import Batch, coverage, presence
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 from firf.model import losses
 from firf.model.config import FIRFConfig, HubModelMixin
 from firf.model.layers import (

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from firf.batch import MODALITIES, Batch
+from firf.batch import Batch
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 
 
 def check_batch(batch: Batch, dims: dict[str, int]) -> None:

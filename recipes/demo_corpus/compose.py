@@ -12,9 +12,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from firf.demo_corpus.faces import FaceSequence
-from firf.demo_corpus.texts import Utterance
 from firf.errors import InputError
+from recipes.demo_corpus.faces import FaceSequence
+from recipes.demo_corpus.texts import Utterance
 
 
 @dataclass(frozen=True)

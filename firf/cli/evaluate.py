@@ -16,12 +16,14 @@ import sys
 
 from torch import nn
 
+from firf.cli.train import add_data_arguments, load_splits
 from firf.data.dataset import FeatureDataset
+from firf.device import resolve_device
 from firf.errors import InputError
-from firf.evaluate import EVAL_BATCH_SIZE, evaluate_robustness, format_report, resolve_device
-from firf.missing import INTRA_RATES, SUBSETS
+from firf.evaluate import EVAL_BATCH_SIZE, evaluate_robustness, format_report
+from firf.missing import INTRA_RATES
+from firf.modalities import SUBSETS
 from firf.model import load_model
-from firf.train_cli import add_data_arguments, load_splits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

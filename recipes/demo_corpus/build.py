@@ -24,15 +24,15 @@ import numpy as np
 from tqdm import tqdm
 
 from firf.data.shards import ShardWriter, safe_name, write_atomic
-from firf.demo_corpus.compose import pair_faces
-from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences
-from firf.demo_corpus.speech import Voice, synthesize, voice_for
-from firf.demo_corpus.splits import SELECT_SHARE, SPLITS, subject_split
-from firf.demo_corpus.texts import Utterance, load_utterances
 from firf.errors import InputError
 from firf.extract.audio import WhisperAudio
 from firf.extract.text import MiniLMText
 from firf.extract.vision import FaceMeshVision
+from recipes.demo_corpus.compose import pair_faces
+from recipes.demo_corpus.faces import FaceSequence, face_features, list_sequences
+from recipes.demo_corpus.speech import Voice, synthesize, voice_for
+from recipes.demo_corpus.splits import SELECT_SHARE, SPLITS, subject_split
+from recipes.demo_corpus.texts import Utterance, load_utterances
 
 # Long MOSI monologues are cut: the words that matter are usually early, and Whisper's cost grows
 # with the clip. The text branch still sees the whole transcript.

@@ -9,8 +9,8 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from firf.demo_corpus.splits import SELECT_SHARE, group_split
 from firf.errors import InputError
+from recipes.demo_corpus.splits import SELECT_SHARE, group_split
 
 # MELD has three classes; the model regresses a MOSI-scale score in [-3, 3]. Polar classes sit at
 # about the median magnitude of polar MOSI labels (1.6 positive, 1.2 negative), neutral at 0, so

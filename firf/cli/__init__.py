@@ -1,8 +1,8 @@
-"""`python -m firf {predict,extract,train,evaluate,bench,demo-corpus}`.
+"""`python -m firf {predict,extract,train,evaluate,bench}`.
 
-Each subcommand lives next to the code it drives and exposes ``add_arguments(parser)`` and
-``run(args) -> int``. They are imported only when chosen, so ``--help`` stays instant and
-``predict`` never pays for training code.
+Each subcommand is a module of this package, ``firf.cli.<command>``, exposing
+``add_arguments(parser)`` and ``run(args) -> int``. They are imported only when chosen, so
+``--help`` stays instant and ``predict`` never pays for training code.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ import sys
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "predict": ("firf.predict_cli", "sentiment of a video / audio / text (or a JSONL batch)"),
-    "extract": ("firf.extract.corpus", "features for a raw corpus in the MMSA-FET layout"),
+    "predict": ("firf.cli.predict", "sentiment of a video / audio / text (or a JSONL batch)"),
+    "extract": ("firf.cli.extract", "features for a raw corpus in the MMSA-FET layout"),
     "train": (
-        "firf.train_cli",
+        "firf.cli.train",
         "train FIRF or a baseline on MMSA pickles, shards or synthetic data",
     ),
-    "evaluate": ("firf.evaluate_cli", "robustness sweep: intra-modal rates and modality subsets"),
+    "evaluate": ("firf.cli.evaluate", "robustness sweep: intra-modal rates and modality subsets"),
     "bench": ("firf.bench", "benchmarks (robustness on the synthetic factor benchmark)"),
-    "demo-corpus": ("firf.demo_corpus.cli", "build the demo checkpoint's training corpus"),
 }
 
 

@@ -40,9 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bundled weights/)",
     )
     parser.add_argument(
-        "--whisper", default="base", help="Whisper model the checkpoint was trained with"
-    )
-    parser.add_argument(
         "--batch",
         metavar="FILE.jsonl",
         help='one job per line, e.g. {"video": "a.mp4", "drop": ["audio"]} (keys: '
@@ -55,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from firf.pipeline import Pipeline
 
     try:
-        pipeline = Pipeline(args.weights, device=args.device, whisper=args.whisper)
+        pipeline = Pipeline.from_pretrained(args.weights, device=args.device)
         if args.batch:
             if args.video or args.audio or args.text is not None:
                 raise InputError(
@@ -71,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _predict(pipeline: Any, video: Any, audio: Any, text: Any, drop: Any, subsets: bool):
-    from firf.prediction import predict
+    from firf.pipeline import predict
 
     return predict(video, audio, text, drop, subsets=subsets, pipeline=pipeline)
 

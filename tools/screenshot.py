@@ -1,7 +1,7 @@
 """Regenerate docs/screenshot.png from a running demo (needs Playwright and /usr/bin/chromium).
 
     python app.py &                      # wait until it serves
-    python -m app.screenshot             # or --url http://127.0.0.1:PORT/ --out FILE
+    python -m tools.screenshot             # or --url http://127.0.0.1:PORT/ --out FILE
 
 It loads the face-and-speech example with text switched off, presses Analyze and captures the
 whole page, so the picture shows what reconstruction keeps when a modality is missing.

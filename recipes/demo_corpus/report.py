@@ -13,23 +13,23 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from firf.batch import LONG
 from firf.data.dataset import FeatureDataset, make_loader
 from firf.data.shards import load_shards
-from firf.demo_corpus.build import signature_digest
-from firf.demo_corpus.faces import FaceSequence, face_features, list_sequences
-from firf.demo_corpus.probes import (
+from firf.extract.vision import FaceMeshVision
+from firf.metrics import acc2_non0, balanced_accuracy, paired_bootstrap, regression_metrics
+from firf.missing import EVAL_SEEDS, drop_frames, keep_modalities
+from firf.modalities import LONG, SUBSETS
+from firf.model import load_model
+from recipes.demo_corpus.build import signature_digest
+from recipes.demo_corpus.faces import FaceSequence, face_features, list_sequences
+from recipes.demo_corpus.probes import (
     face_probe,
     face_probe_predictions,
     fit_ridge,
     ridge_predictions,
     ridge_probe,
 )
-from firf.demo_corpus.splits import subject_split
-from firf.extract.vision import FaceMeshVision
-from firf.metrics import acc2_non0, balanced_accuracy, paired_bootstrap, regression_metrics
-from firf.missing import EVAL_SEEDS, SUBSETS, drop_frames, keep_modalities
-from firf.model import load_model
+from recipes.demo_corpus.splits import subject_split
 
 RATES = (0.0, 0.3, 0.6, 0.9)
 SHOWN = ("acc2_non0", "f1_non0", "mae", "corr")

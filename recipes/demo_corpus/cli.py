@@ -1,8 +1,8 @@
-"""`python -m firf demo-corpus`: build the demo checkpoint's corpus, optionally report on models.
+"""`python -m recipes.demo_corpus`: build the demo checkpoint's corpus, optionally report on models.
 
-python -m firf demo-corpus --out DIR --seed 0 --meld-per-class 500
+python -m recipes.demo_corpus --out DIR --seed 0 --meld-per-class 500
 python -m firf train --shards DIR/shards --model firf --out runs/firf --seed 0 --epochs 10
-python -m firf demo-corpus --out DIR --report runs/firf runs/late_fusion --json results.json
+python -m recipes.demo_corpus --out DIR --report runs/firf runs/late_fusion --json results.json
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from firf.demo_corpus.paths import default_out_dir, shared_data_dir
 from firf.errors import InputError
+from recipes.demo_corpus.paths import default_out_dir, shared_data_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def build_and_report(args: argparse.Namespace) -> int:
     import torch
 
-    from firf.demo_corpus.build import build_corpus
+    from recipes.demo_corpus.build import build_corpus
 
     torch.set_num_threads(args.threads)
     out = args.out or default_out_dir()
@@ -71,7 +71,7 @@ def build_and_report(args: argparse.Namespace) -> int:
         f"{summary['face_detection_rate']:.1%} of {summary['face_images']} images"
     )
     if args.report:
-        from firf.demo_corpus.report import report
+        from recipes.demo_corpus.report import report
 
         results, markdown = report(out, data, args.seed, args.report)
         print(markdown)

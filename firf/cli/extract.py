@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from firf.batch import MODALITIES
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 
 COLUMNS = ("video_id", "clip_id", "text", "label", "mode")
 SPLITS = ("train", "valid", "test")
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from firf.data.shards import ShardWriter
-    from firf.pipeline import Extractors
+    from firf.extractors import Extractors
 
     try:
         root = Path(args.root)

@@ -1,0 +1,307 @@
+"""From raw media to ``Features``: decoding, the three extractors, and what counts as missing.
+
+What counts as a missing modality rather than an error: a video with no face when something
+else is given, silent audio, empty typed text next to other inputs. Each becomes a warning and
+the modality reaches the model as missing. Nothing usable at all is an ``InputError``.
+
+Extractor models load on first use, once per process, and are shared by every ``Extractors``
+with the same settings, so one process serves any number of pipelines and threads.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+import torch
+
+from firf.device import resolve_device
+from firf.errors import InputError
+from firf.extract.decode import (
+    MAX_SECONDS,
+    SAMPLE_RATE,
+    VIDEO_FPS,
+    VideoClip,
+    load_audio,
+    load_video,
+)
+from firf.features import Features
+from firf.modalities import MODALITIES, parse_modalities
+
+VideoInput = str | Path | np.ndarray | Sequence[np.ndarray] | tuple[float, Sequence[np.ndarray]]
+Missing = list[tuple[str, str]]  # (modality, why) for given inputs that came out empty
+
+
+class Extractors:
+    """The three feature extractors and the policy for turning inputs into ``Features``.
+
+    Feature settings (``whisper`` model, ``audio_frame_rate``, video ``fps``, text
+    ``max_tokens``) decide what the features are, so a checkpoint records them and
+    ``from_signatures`` rebuilds the same extractors. Policy settings do not change features:
+    ``text_from_transcript`` uses the speech transcript as the text when none is typed;
+    ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for most of
+    their work); ``transcribe=False`` skips Whisper's decoder when the transcript is not
+    needed as the text, which saves most of Whisper's time; ``max_seconds`` caps the media.
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device | None = None,
+        whisper: str = "base",
+        audio_frame_rate: int = 10,
+        fps: float = VIDEO_FPS,
+        max_tokens: int = 128,
+        text_from_transcript: bool = True,
+        concurrent: bool = True,
+        max_seconds: float = MAX_SECONDS,
+        transcribe: bool = True,
+    ):
+        self.device = resolve_device(device)
+        self.whisper = whisper
+        self.audio_frame_rate = audio_frame_rate
+        self.fps = fps
+        self.max_tokens = max_tokens
+        self.text_from_transcript = text_from_transcript
+        self.concurrent = concurrent
+        self.max_seconds = max_seconds
+        self.transcribe = transcribe
+
+    @classmethod
+    def from_signatures(
+        cls, signatures: dict[str, dict], device: str | torch.device | None = None, **policy: Any
+    ) -> Extractors:
+        """The extractors that produce features with these recorded signatures."""
+        audio, vision, text = signatures["audio"], signatures["vision"], signatures["text"]
+        name = str(audio["name"])
+        if not (name.startswith("whisper-") and name.endswith("-encoder")):
+            raise InputError(f"unknown audio extractor {name!r} in the checkpoint")
+        return cls(
+            device,
+            whisper=name.removeprefix("whisper-").removesuffix("-encoder"),
+            audio_frame_rate=int(audio["frame_rate"]),
+            fps=float(vision["fps"]),
+            max_tokens=int(text["max_tokens"]),
+            **policy,
+        )
+
+    @property
+    def vision(self):
+        from firf.extract.vision import FaceMeshVision
+
+        return _shared(FaceMeshVision, fps=self.fps)
+
+    @property
+    def audio(self):
+        from firf.extract.audio import WhisperAudio
+
+        return _shared(
+            WhisperAudio, model=self.whisper, device=self.device, frame_rate=self.audio_frame_rate
+        )
+
+    @property
+    def text(self):
+        from firf.extract.text import MiniLMText
+
+        return _shared(MiniLMText, max_tokens=self.max_tokens, device=self.device)
+
+    def signatures(self) -> dict[str, dict]:
+        """Every extractor's signature (loads them all)."""
+        return {m: plain(getattr(self, m).signature) for m in MODALITIES}
+
+    def features(
+        self,
+        video: VideoInput | None = None,
+        audio: Any = None,
+        text: str | None = None,
+        skip: str | Iterable[str] = (),
+    ) -> Features:
+        """Decode and extract every given modality not in ``skip``.
+
+        ``video``: a file path, frames (N, H, W, 3) uint8 at ``fps``, or ``(frame_rate,
+        frames)``; its sound track is the audio unless ``audio`` is given. ``audio``: a path,
+        encoded bytes, ``(rate, samples)`` or 16 kHz samples. ``text``: typed text; when it is
+        empty, the transcript (``text_from_transcript``). A skipped modality is not extracted,
+        except that speech is still transcribed when the transcript is the text.
+        """
+        skip = set(parse_modalities(skip))
+        if text is not None and not isinstance(text, str):
+            raise InputError(f"text must be a string, got {type(text).__name__}")
+        if video is None and audio is None and text is None:
+            raise InputError("nothing to analyse: give a video, an audio recording or some text")
+        typed = (text or "").strip()
+        need_transcript = not typed and self.text_from_transcript and "text" not in skip
+        out, missing = Features(), []
+
+        wave, clip = self._decode(video, audio, skip, need_transcript, out, missing)
+        if wave is not None:
+            wave = self._unless_silent(wave, out, missing)
+        jobs: dict[str, Callable[[], Any]] = {}
+        if clip is not None and "vision" not in skip:
+            jobs["vision"] = lambda: self.vision(clip.frames)
+        if wave is not None:
+            jobs["audio"] = lambda: self._listen(wave, need_transcript or self.transcribe)
+        results = self._run(jobs, out.timings)
+
+        if "vision" in results:
+            self._add_vision(results["vision"], clip, out, missing)
+        if "audio" in results:
+            states, out.transcript = results["audio"]
+            if "audio" not in skip:
+                out.arrays["audio"] = states
+                out.signature["audio"] = plain(self.audio.signature)
+        self._add_text(typed, text, skip, need_transcript, "audio" in results, out, missing)
+        return _finish(out, missing, skip)
+
+    def _decode(
+        self,
+        video: VideoInput | None,
+        audio: Any,
+        skip: set[str],
+        need_transcript: bool,
+        out: Features,
+        missing: Missing,
+    ) -> tuple[np.ndarray | None, VideoClip | None]:
+        """The 16 kHz wave (from ``audio``, else the video's sound) and the sampled video."""
+        need_wave = "audio" not in skip or need_transcript
+        started = perf_counter()
+        wave = load_audio(audio, self.max_seconds) if audio is not None and need_wave else None
+        clip = None
+        if video is not None and ("vision" not in skip or (audio is None and need_wave)):
+            clip = self._video(video)
+            if audio is None and need_wave:
+                wave = clip.audio
+                if wave is None:
+                    missing.append(("audio", "the video has no sound track"))
+        if wave is None and clip is None:
+            return None, None
+        out.timings["decode"] = perf_counter() - started
+        longest = max(
+            wave.size / SAMPLE_RATE if wave is not None else 0.0, clip.duration if clip else 0.0
+        )
+        if longest >= self.max_seconds - 1e-3:
+            out.warnings.append(f"only the first {self.max_seconds:g} s of the input were analysed")
+        return wave, clip
+
+    def _unless_silent(
+        self, wave: np.ndarray, out: Features, missing: Missing
+    ) -> np.ndarray | None:
+        from firf.extract.audio import is_silent
+
+        out.coverage["audio"] = {"seconds": round(wave.size / SAMPLE_RATE, 3)}
+        if is_silent(wave):
+            missing.append(("audio", "the audio is silent"))
+            return None
+        return wave
+
+    def _add_vision(self, found: Any, clip: VideoClip, out: Features, missing: Missing) -> None:
+        out.frames, out.landmarks = clip.frames, found.landmarks
+        out.coverage["vision"] = {"frames": len(clip.frames), "face_share": found.face_share}
+        if found.face_share > 0:
+            out.arrays["vision"], out.masks["vision"] = found.features, found.mask
+            out.signature["vision"] = plain(self.vision.signature)
+        else:
+            missing.append(("vision", f"no face found in the {len(clip.frames)} video frames"))
+
+    def _add_text(
+        self,
+        typed: str,
+        text: str | None,
+        skip: set[str],
+        need_transcript: bool,
+        heard: bool,
+        out: Features,
+        missing: Missing,
+    ) -> None:
+        """The typed text, else the transcript, as the text modality; or why there is none."""
+        words, out.text_source = typed, "typed" if typed else None
+        if not typed and need_transcript and out.transcript:
+            words, out.text_source = out.transcript, "transcript"
+        if words and "text" not in skip:
+            started = perf_counter()
+            out.arrays["text"] = self.text(words)
+            out.timings["text"] = perf_counter() - started
+            out.coverage["text"] = {"tokens": len(out.arrays["text"])}
+            out.signature["text"] = plain(self.text.signature)
+        elif need_transcript and heard:
+            missing.append(("text", "no words were recognised in the speech"))
+        elif text is not None and not typed and "text" not in skip:
+            missing.append(("text", "the text is empty"))
+
+    def _video(self, video: VideoInput) -> VideoClip:
+        if isinstance(video, (str, Path)):
+            return load_video(video, fps=self.fps, max_seconds=self.max_seconds)
+        rate = self.fps
+        if isinstance(video, tuple) and len(video) == 2 and np.isscalar(video[0]):
+            rate, video = float(video[0]), video[1]
+            if rate <= 0:
+                raise InputError(f"the frame rate of (frame_rate, frames) must be > 0, got {rate}")
+        if (
+            not isinstance(video, (np.ndarray, list, tuple))
+            or len(video) == 0
+            or (isinstance(video, np.ndarray) and video.ndim != 4)
+        ):
+            raise InputError(
+                "video must be a file path, frames (N, H, W, 3) uint8 or (frame_rate, frames)"
+            )
+        duration = min(len(video) / rate, self.max_seconds)
+        times = np.arange(0.0, duration - 1e-9, 1.0 / self.fps)
+        frames = [np.asarray(video[int(t * rate)]) for t in times]
+        return VideoClip(frames, times, None, duration, self.fps)
+
+    def _listen(self, wave: np.ndarray, transcribe: bool) -> tuple[np.ndarray, str | None]:
+        """Whisper states and transcript; without ``transcribe`` only the (much faster) encoder."""
+        if not transcribe:
+            return self.audio.encode_only(wave), None
+        heard = self.audio(wave)
+        return heard.features, heard.transcript.strip()
+
+    def _run(self, jobs: dict[str, Callable[[], Any]], timings: dict[str, float]) -> dict:
+        """Run extractor jobs (concurrently when asked), recording each one's seconds."""
+
+        def timed(name: str) -> Any:
+            started = perf_counter()
+            result = jobs[name]()
+            timings[name] = perf_counter() - started
+            return result
+
+        if self.concurrent and len(jobs) > 1:
+            with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+                futures = {name: pool.submit(timed, name) for name in jobs}
+                return {name: future.result() for name, future in futures.items()}
+        return {name: timed(name) for name in jobs}
+
+
+def _finish(out: Features, missing: Missing, skip: set[str]) -> Features:
+    """The features with a warning per missing input; an error when nothing usable is left."""
+    if not out.available:
+        reasons = [why for _, why in missing]
+        if skip:
+            off = [m for m in MODALITIES if m in skip]
+            reasons.append(f"{', '.join(off)} switched off")
+        raise InputError(f"nothing left to analyse: {'; '.join(reasons)}")
+    out.warnings += [f"{m} missing: {why}" for m, why in missing]
+    return out
+
+
+_extractors: dict[tuple, Any] = {}
+_extractors_lock = threading.Lock()
+
+
+def _shared(kind: type, **options: Any) -> Any:
+    """One extractor per class and options in the process: pipelines share loaded models."""
+    key = (kind, tuple(sorted((name, str(value)) for name, value in options.items())))
+    with _extractors_lock:
+        if key not in _extractors:
+            _extractors[key] = kind(**options)
+        return _extractors[key]
+
+
+def plain(signature: dict) -> dict:
+    """The JSON form of a signature, so one read back from config.json compares equal."""
+    return json.loads(json.dumps(signature))

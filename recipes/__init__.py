@@ -1,0 +1,1 @@
+"""Project recipes outside the library: how the demo checkpoint's corpus is built."""

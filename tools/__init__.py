@@ -1,0 +1,1 @@
+"""Project tools outside the library: screenshots of the demo and other chores."""
