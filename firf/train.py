@@ -110,8 +110,7 @@ def train(
 ) -> TrainResult:
     """Train ``model`` on ``datasets["train"]``, select on ``datasets["valid"]``.
 
-    A model built with ``standardize_inputs`` first gets its input statistics from
-    ``datasets["train"]``.
+    The model first gets its input standardisation statistics from ``datasets["train"]``.
 
     With ``out_dir`` the best model is saved there (``save_pretrained``) with ``train_log.json``.
     Call ``torch.manual_seed`` before building the model to make its initialisation repeatable
@@ -209,5 +208,10 @@ def save_run(model: nn.Module, cfg: TrainConfig, result: TrainResult, out_dir: P
     """The checkpoint (config.json + model.safetensors) and ``train_log.json`` beside it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
-    log = {"train_config": asdict(cfg), "result": result.to_dict()}
+    loss = getattr(model, "loss_config", None)
+    log = {
+        "train_config": asdict(cfg),
+        "loss_config": asdict(loss) if loss is not None else None,
+        "result": result.to_dict(),
+    }
     (out_dir / "train_log.json").write_text(json.dumps(log, indent=2))

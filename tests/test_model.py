@@ -140,22 +140,14 @@ def test_scores_stay_within_score_range(name, score_range):
     assert torch.isfinite(score).all() and score.abs().max() <= score_range
 
 
-@pytest.mark.parametrize("standardize", [False, True])
 @pytest.mark.parametrize("name", ["firf_no_noise", "late_fusion", "misa"])
-def test_save_and_load_round_trip(name, standardize, tmp_path):
+def test_save_and_load_round_trip(name, tmp_path):
     extractor = {"text": {"name": "minilm", "dim": 12}, "fps": 5}
-    model = build(
-        name,
-        extractor=extractor,
-        strides={"vision": 2},
-        dropout=0.2,
-        standardize_inputs=standardize,
-    ).eval()
-    if standardize:  # statistics a fitted model would hold, not the identity it starts with
-        with torch.no_grad():
-            for encoder in model.encoders.values():
-                encoder.input_mean.normal_()
-                encoder.input_scale.uniform_(0.1, 3.0)
+    model = build(name, extractor=extractor, strides={"vision": 2}, dropout=0.2).eval()
+    with torch.no_grad():  # statistics a fitted model would hold, not the identity it starts with
+        for encoder in model.encoders.values():
+            encoder.input_mean.normal_()
+            encoder.input_scale.uniform_(0.1, 3.0)
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").is_file()
 
@@ -290,9 +282,9 @@ def test_a_few_steps_fit_a_learnable_signal(name):
     assert end < 0.5 * start
 
 
-def test_unimodal_loss_trains_heads_only_when_switched_on(tmp_path):
-    assert not hasattr(build("firf"), "unimodal_heads")  # default: the shipped parameter set
-    model = build("firf", lambda_uni=0.5).train()
+def test_unimodal_loss_trains_every_head(tmp_path):
+    model = build("firf", loss={"lambda_uni": 0.5}).train()
+    assert model.loss_config.lambda_uni == 0.5
     view_a, view_b = two_views()
     loss, logs = model.compute_loss(view_a, view_b)
     loss.backward()
@@ -300,39 +292,28 @@ def test_unimodal_loss_trains_heads_only_when_switched_on(tmp_path):
     for m in MODALITIES:
         grad = model.unimodal_heads[m][1].weight.grad
         assert grad is not None and grad.abs().sum() > 0, f"no gradient reaches the {m} head"
-    assert "uni" not in build("firf").compute_loss(view_a, view_b)[1]
+    with pytest.raises(InputError, match="lambda_uni"):
+        build("firf", loss={"lambda_uni": 0.0})  # the readout would read untrained heads
+    with pytest.raises(InputError, match="non-negative"):
+        build("firf", loss={"lambda_kd": -1.0})
+    with pytest.raises(InputError, match="no option"):
+        build("firf", loss={"lambda_typo": 1.0})
 
-    model.eval().save_pretrained(tmp_path)
+
+def test_loss_settings_are_not_saved_as_architecture(tmp_path):
+    model = build("firf_oneway", loss={"lambda_kd": 0.2}).eval()
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert not [key for key in saved if key.startswith("lambda") or "temperature" in key]
     loaded = load_model(tmp_path)
-    assert loaded.config.lambda_uni == 0.5 and hasattr(loaded, "unimodal_heads")
+    assert loaded.loss_config == type(loaded.loss_config)()  # training settings stay behind
     batch = make_batch()
     for got, want in zip(outputs(loaded, batch), outputs(model, batch), strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
-    with pytest.raises(InputError):
-        build("firf", lambda_uni=-1.0)
-
-
-def test_reconstruction_marker_reaches_only_missing_summaries(tmp_path):
-    assert not hasattr(build("firf"), "reconstructed_embedding")  # the shipped parameter set
-    model = build("firf", mark_reconstructed=True, dropout=0.0).eval()
-    complete = make_batch(drop=0.0)
-    text_only = keep_modalities(complete, "t")
-    before = [model(b).score.clone() for b in (complete, text_only)]
-    with torch.no_grad():
-        model.reconstructed_embedding.normal_()
-    # complete input has nothing reconstructed, so the marker changes nothing there
-    torch.testing.assert_close(model(complete).score, before[0], rtol=0, atol=0)
-    assert not torch.allclose(model(text_only).score, before[1])
-
-    model.save_pretrained(tmp_path)
-    loaded = load_model(tmp_path)
-    torch.testing.assert_close(loaded(text_only).score, model(text_only).score, rtol=0, atol=0)
 
 
 def test_single_modality_blend_reads_the_one_present_head_only(tmp_path):
-    with pytest.raises(InputError, match="lambda_uni"):
-        build("firf", blend_single_modality=True)
-    model = build("firf", blend_single_modality=True, lambda_uni=1.0, dropout=0.0).eval()
+    model = build("firf", dropout=0.0).eval()
     complete = make_batch(drop=0.0)
     for i, subset in enumerate("tav"):
         view = model.run(keep_modalities(complete, subset))
@@ -359,25 +340,7 @@ def test_single_modality_blend_reads_the_one_present_head_only(tmp_path):
 
     model.save_pretrained(tmp_path)
     loaded = load_model(tmp_path)
-    assert loaded.config.blend_single_modality
     torch.testing.assert_close(loaded(text_only).score, model(text_only).score, rtol=0, atol=0)
-
-
-def test_single_modality_blend_leaves_training_unchanged():
-    """Only the output changes: same parameters, same losses, so the same training run."""
-    plain = build("firf", lambda_uni=1.0)
-    blended = build("firf", lambda_uni=1.0, blend_single_modality=True)
-    assert plain.state_dict().keys() == blended.state_dict().keys()
-    views = two_views()
-    grads = []
-    for model in (plain, blended):
-        torch.manual_seed(1)
-        loss, logs = model.compute_loss(*views)
-        loss.backward()
-        grads.append((logs, [p.grad.clone() for p in model.parameters() if p.grad is not None]))
-    assert grads[0][0] == grads[1][0]
-    for got, want in zip(grads[1][1], grads[0][1], strict=True):
-        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 def feature_dataset(samples: list[dict], dims: dict[str, int] = DIMS) -> FeatureDataset:
@@ -411,8 +374,8 @@ def test_standardized_inputs_make_each_features_scale_irrelevant(name):
         return {**clip, **{m: clip[m] * scale[m] + shift[m] for m in DIMS}}
 
     clips = random_clips(40, seed=4)
-    plain = build(name, standardize_inputs=True).eval()
-    moved = build(name, standardize_inputs=True).eval()
+    plain = build(name).eval()
+    moved = build(name).eval()
     fit_input_statistics(plain, feature_dataset(clips))
     fit_input_statistics(moved, feature_dataset([affine(c) for c in clips]))
 
@@ -430,7 +393,7 @@ def test_input_statistics_count_observed_frames_only():
         clip["audio"][clip["audio_mask"] == 0] = 1e6
         clip["vision"][:, 0] = 2.5  # a constant channel: floored scale, not a division by zero
     dataset = feature_dataset(clips)
-    model = build("firf", standardize_inputs=True)
+    model = build("firf")
     assert fit_input_statistics(model, dataset)
     for m in MODALITIES:
         frames = np.concatenate([c[m][c[f"{m}_mask"] > 0] for c in clips]).astype(np.float64)
@@ -439,4 +402,3 @@ def test_input_statistics_count_observed_frames_only():
         expected = np.maximum(frames.std(0), SCALE_FLOOR * np.median(frames.std(0)))
         np.testing.assert_allclose(encoder.input_scale.numpy(), expected, rtol=1e-4)
     assert model.encoders["vision"].input_scale[0] > 0
-    assert not fit_input_statistics(build("firf"), dataset)  # nothing to fit without the option

@@ -170,14 +170,17 @@ def test_cli_selects_on_the_named_split(shard_dir, tmp_path, capsys):
 def test_cli_firf_options_reach_the_saved_config(shard_dir, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--shards", str(shard_dir), "--model", "firf", "--out", str(out)]
-    args += ["--epochs", "1", "--d-model", "16", "--no-progress", "--lambda-uni", "0.5"]
-    options = ["--blend-single-modality", "--mark-reconstructed", "--standardize-inputs"]
-    options += ["--dropout", "0.25"]
-    assert main([*args, *options]) == 0
+    args += ["--epochs", "1", "--d-model", "16", "--no-progress", "--dropout", "0.25"]
+    args += ["--loss", "lambda_uni=0.5", "--loss", "kd_bidirectional=false"]
+    assert main(args) == 0
     model = load_model(out)
-    config = model.config
-    assert config.lambda_uni == 0.5 and config.dropout == 0.25
-    assert config.blend_single_modality and config.mark_reconstructed
+    assert model.config.d_model == 16 and model.config.dropout == 0.25
+    # Loss settings are training settings: in the run's log, not the checkpoint's config.
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["loss_config"]["lambda_uni"] == 0.5
+    assert log["loss_config"]["kd_bidirectional"] is False
+    assert "lambda_uni" not in json.loads((out / "config.json").read_text())
+    assert main([*args, "--loss", "lambda_uni=lots"]) == 2
     # Standardisation is fitted on the training split and travels with the weights.
     train_set = load_shards(shard_dir, "train")
     for m in MODALITIES:

@@ -68,6 +68,23 @@ def parse_strides(items: list[str]) -> dict[str, int]:
     return strides
 
 
+def parse_loss(items: list[str]) -> dict[str, int | float | bool]:
+    """``["lambda_kd=0.2", "kd_bidirectional=false"]`` -> ``{"lambda_kd": 0.2, ...}``."""
+    settings: dict[str, int | float | bool] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if value.lower() in ("true", "false"):
+            settings[name] = value.lower() == "true"
+            continue
+        try:
+            settings[name] = int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            raise InputError(
+                f"--loss takes NAME=NUMBER, e.g. lambda_kd=0.2; got {item!r}"
+            ) from None
+    return settings
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--model", choices=MODEL_NAMES, default="firf")
@@ -96,27 +113,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dropout", type=float, default=None, help="dropout in every block (default 0.1)"
     )
     parser.add_argument(
-        "--lambda-uni",
-        type=float,
-        default=None,
-        help="FIRF only: weight of the per-modality auxiliary task loss (default 0, off)",
-    )
-    parser.add_argument(
-        "--mark-reconstructed",
-        action="store_true",
-        help="FIRF only: tell fusion which summaries are reconstructions (learned embedding)",
-    )
-    parser.add_argument(
-        "--blend-single-modality",
-        action="store_true",
-        help="FIRF only (needs --lambda-uni): with one modality present, average the fused "
-        "score with that modality's own head",
-    )
-    parser.add_argument(
-        "--standardize-inputs",
-        action="store_true",
-        help="standardise each input feature with the training split's mean and std "
-        "(stored in the checkpoint)",
+        "--loss",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a loss setting of the model, e.g. --loss lambda_kd=0.2 (FIRF: lambda_dist, "
+        "lambda_syn, lambda_het, lambda_rec, lambda_noise, lambda_miss, lambda_kd, lambda_uni, "
+        "kd_bidirectional, dist_sigma_bins, kd_temperature, syn_temperature)",
     )
     parser.add_argument(
         "--stride",
@@ -141,11 +144,6 @@ def run(args: argparse.Namespace) -> int:
             overrides["d_model"] = args.d_model
         if args.dropout is not None:
             overrides["dropout"] = args.dropout
-        if args.lambda_uni is not None:
-            overrides["lambda_uni"] = args.lambda_uni
-        for flag in ("mark_reconstructed", "blend_single_modality", "standardize_inputs"):
-            if getattr(args, flag):
-                overrides[flag] = True
         if args.stride:
             overrides["strides"] = parse_strides(args.stride)
         cfg = TrainConfig(
@@ -161,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
         )
         torch.manual_seed(args.seed)
-        model = build_model(args.model, train_set.dims, **overrides)
+        model = build_model(args.model, train_set.dims, loss=parse_loss(args.loss), **overrides)
         result = train(model, datasets, cfg, out_dir=args.out)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)

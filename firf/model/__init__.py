@@ -2,7 +2,7 @@
 a saved one, ``model(batch) -> ModelOutput``, ``model.compute_loss(view_a, view_b)``."""
 
 from firf.model.baselines import LateFusion, SharedPrivate
-from firf.model.build import MODEL_NAMES, build_model, load_model
+from firf.model.build import MODEL_NAMES, VARIANTS, build_model, load_model
 from firf.model.config import FIRFConfig, LateFusionConfig, SharedPrivateConfig
 from firf.model.firf import FIRF, ModelOutput
 
@@ -15,6 +15,7 @@ __all__ = [
     "ModelOutput",
     "SharedPrivate",
     "SharedPrivateConfig",
+    "VARIANTS",
     "build_model",
     "load_model",
 ]

@@ -48,13 +48,7 @@ def encoders_for(config: LateFusionConfig | SharedPrivateConfig) -> nn.ModuleDic
     return nn.ModuleDict(
         {
             m: MaskedEncoder(
-                dims[m],
-                c.d_model,
-                c.n_heads,
-                c.encoder_layers,
-                c.dropout,
-                c.strides[m],
-                c.standardize_inputs,
+                dims[m], c.d_model, c.n_heads, c.encoder_layers, c.dropout, c.strides[m]
             )
             for m in MODALITIES
         }
@@ -78,13 +72,12 @@ class LateFusion(nn.Module, HubModelMixin, library_name="firf", tags=TAGS):
         check_batch(batch, self.config.dims())
         pooled = []
         for m in MODALITIES:
-            # Lost frames become zeros of the encoder's input (the training mean when it
-            # standardises) that it reads like any frame; only padding past the clip's end is
-            # ignored. This is what makes the baseline fragile, on purpose.
+            # Lost frames become zeros of the encoder's standardised input (the training mean)
+            # that it reads like any frame; only padding past the clip's end is ignored. This
+            # is what makes the baseline fragile, on purpose.
             encoder = self.encoders[m]
             lost = batch[f"{m}_mask"].unsqueeze(-1) <= 0
-            zero = encoder.input_mean if encoder.input_mean is not None else 0.0
-            frames = torch.where(lost, zero, batch[m])
+            frames = torch.where(lost, encoder.input_mean, batch[m])
             in_clip = clip_mask(batch[f"{m}_lengths"], frames.shape[1])
             tokens, token_mask = encoder(frames, in_clip)
             pooled.append(masked_mean(tokens, token_mask))
@@ -127,6 +120,7 @@ class SharedPrivate(nn.Module, HubModelMixin, library_name="firf", tags=TAGS):
         self.type_embedding = nn.Parameter(0.02 * torch.randn(2 * len(MODALITIES), d))
         self.fusion = Transformer(d, config.n_heads, config.fusion_layers, config.dropout)
         self.score_head = nn.Linear(d, 1)
+        self.loss_config = losses.SharedPrivateLoss()  # training settings; not saved
 
     def forward(self, batch: Batch) -> ModelOutput:
         return self.run(batch).output
@@ -156,7 +150,7 @@ class SharedPrivate(nn.Module, HubModelMixin, library_name="firf", tags=TAGS):
         """L1 task loss on both views plus MISA's similarity, difference and reconstruction
         losses (averaged over the views)."""
         label = labels_of(view_a, view_b)
-        c = self.config
+        c = self.loss_config
         views = (self.run(view_a), self.run(view_b))
         terms = {
             "l1_a": (1.0, F.l1_loss(views[0].output.score, label)),
@@ -177,7 +171,7 @@ class SharedPrivate(nn.Module, HubModelMixin, library_name="firf", tags=TAGS):
         for i, j in itertools.combinations(range(len(MODALITIES)), 2):
             both = present[:, i] & present[:, j]
             x, y = view.shared[both, i], view.shared[both, j]
-            terms.append(losses.central_moment_discrepancy(x, y, self.config.cmd_moments))
+            terms.append(losses.central_moment_discrepancy(x, y, self.loss_config.cmd_moments))
         return torch.stack(terms).mean()
 
     def difference_loss(self, view: SharedPrivatePass) -> Tensor:

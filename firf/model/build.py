@@ -15,46 +15,47 @@ from firf.model.baselines import LateFusion, SharedPrivate
 from firf.model.config import FIRFConfig, LateFusionConfig, SharedPrivateConfig
 from firf.model.firf import FIRF
 
-MODEL_NAMES = (
-    "firf",
-    "late_fusion",
-    "misa",
-    "firf_no_fcf",
-    "firf_no_noise",
-    "firf_no_rec",
-    "firf_no_dcsd",
-    "firf_oneway",
-)
+# Every model by name: (model class, architecture overrides, loss overrides). The ablations
+# switch one FIRF mechanism off each; the baselines are their own classes.
+VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
+    "firf": (FIRF, {}, {}),
+    "late_fusion": (LateFusion, {}, {}),
+    "misa": (SharedPrivate, {}, {}),
+    "firf_no_fcf": (FIRF, {"use_fcf": False}, {}),
+    "firf_no_noise": (FIRF, {"use_noise": False}, {}),
+    "firf_no_rec": (FIRF, {"use_reconstruction": False}, {}),
+    "firf_no_dcsd": (FIRF, {}, {"lambda_kd": 0.0}),
+    "firf_oneway": (FIRF, {}, {"kd_bidirectional": False}),
+}
+MODEL_NAMES = tuple(VARIANTS)
+CONFIGS: dict[type[nn.Module], type] = {
+    FIRF: FIRFConfig,
+    LateFusion: LateFusionConfig,
+    SharedPrivate: SharedPrivateConfig,
+}
 
 
-def build_model(name: str, dims: dict[str, int], **overrides) -> nn.Module:
+def build_model(
+    name: str, dims: dict[str, int], loss: dict | None = None, **overrides
+) -> nn.Module:
     """A fresh model. ``dims`` maps each modality to its feature dim, e.g. MOSI
-    ``{"text": 768, "audio": 5, "vision": 20}``; ``overrides`` set config fields
-    (``score_range=1.0`` for SIMS, ``strides={"vision": 8}``, ``d_model=...``)."""
+    ``{"text": 768, "audio": 5, "vision": 20}``; ``overrides`` set architecture fields
+    (``score_range=1.0`` for SIMS, ``strides={"vision": 8}``, ``d_model=...``) and ``loss``
+    the fields of the model's loss config (``{"lambda_kd": 0.2}``)."""
+    if name not in VARIANTS:
+        raise InputError(f"unknown model '{name}'; choose one of {', '.join(MODEL_NAMES)}")
     missing = [m for m in MODALITIES if m not in dims]
     if missing:
         raise InputError(f"dims lacks {missing}; give a feature dim for each of {MODALITIES}")
+    model_class, architecture, loss_fields = VARIANTS[name]
     fields = {f"{m}_dim": int(dims[m]) for m in MODALITIES}
-
-    if name == "late_fusion":
-        return LateFusion(make_config(LateFusionConfig, fields, overrides))
-    if name == "misa":
-        return SharedPrivate(make_config(SharedPrivateConfig, fields, overrides))
-    if name == "firf":
-        ablation = {}
-    elif name == "firf_no_fcf":
-        ablation = {"use_fcf": False}
-    elif name == "firf_no_noise":
-        ablation = {"use_noise": False}
-    elif name == "firf_no_rec":
-        ablation = {"use_reconstruction": False}
-    elif name == "firf_no_dcsd":
-        ablation = {"use_dcsd": False}
-    elif name == "firf_oneway":
-        ablation = {"dcsd_bidirectional": False}
-    else:
-        raise InputError(f"unknown model '{name}'; choose one of {', '.join(MODEL_NAMES)}")
-    return FIRF(make_config(FIRFConfig, fields, {**ablation, **overrides}))
+    model = model_class(make_config(CONFIGS[model_class], fields, {**architecture, **overrides}))
+    loss_fields = {**loss_fields, **(loss or {})}
+    if loss_fields:
+        if not hasattr(model, "loss_config"):
+            raise InputError(f"'{name}' has no loss options (it trains on the task loss alone)")
+        model.loss_config = make_config(type(model.loss_config), {}, loss_fields)
+    return model
 
 
 def make_config(config_class: type, fields: dict, overrides: dict):
@@ -85,14 +86,9 @@ def load_model(path_or_repo_id: str | Path, device: str | torch.device = "cpu") 
                 "model.safetensors, or a Hub repo id while online."
             ) from error
     model_type = json.loads(config_path.read_text()).get("model_type")
-    if model_type == "firf":
-        model_class = FIRF
-    elif model_type == "late_fusion":
-        model_class = LateFusion
-    elif model_type == "misa":
-        model_class = SharedPrivate
-    else:
+    classes = {config.model_type: model for model, config in CONFIGS.items()}
+    if model_type not in classes:
         raise InputError(
-            f"{config_path} has model_type {model_type!r}; expected firf, late_fusion or misa"
+            f"{config_path} has model_type {model_type!r}; expected one of {', '.join(classes)}"
         )
-    return model_class.from_pretrained(source, map_location=str(device))
+    return classes[model_type].from_pretrained(source, map_location=str(device))

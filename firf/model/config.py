@@ -24,7 +24,11 @@ def _unit_strides() -> dict[str, int]:
 
 @dataclass
 class ModelConfig:
-    """Fields every model shares: input dims, encoder size, output range, provenance."""
+    """Architecture every model shares: input dims, encoder size, output range, provenance.
+
+    Only what decides the parameters and the forward pass lives here (it is saved as
+    config.json); loss weights and temperatures are training settings (``firf.model.losses``).
+    """
 
     text_dim: int = 768
     audio_dim: int = 5
@@ -42,12 +46,6 @@ class ModelConfig:
     # Signature of the feature extractors the checkpoint was trained with; opaque to the model,
     # compared by the prediction pipeline.
     extractor: dict | None = None
-    # Standardise each input feature with the training split's per-dimension mean and std
-    # (buffers saved with the weights, fitted by ``firf.train``). Raw extractor features span
-    # very different scales: Face Mesh coordinates vary by ~0.01 around offsets near 1, a few
-    # Whisper dims by 10x the rest, so without it a branch first has to learn the scaling a
-    # linear probe gets for free. False builds no buffer (the tensors of older checkpoints).
-    standardize_inputs: bool = False
     model_type: str = "base"
 
     def __post_init__(self) -> None:
@@ -79,54 +77,24 @@ class ModelConfig:
 
 @dataclass
 class FIRFConfig(ModelConfig):
-    """FIRF: factorization (FCF), missing-semantics reconstruction and DCSD self-distillation."""
+    """FIRF: factorization (FCF), missing-semantics reconstruction and a fusion Transformer.
+
+    The three switches change the parameters, so they are architecture; the ablations that
+    only change the loss (no DCSD, one-way distillation) are in ``FIRFLoss``.
+    """
 
     fusion_layers: int = 1
-    # Distribution head: bins spanning [-score_range, score_range]; targets are the label
-    # smoothed by a Gaussian of this many bins' width.
+    # Distribution head: bins spanning [-score_range, score_range].
     n_bins: int = 25
-    dist_sigma_bins: float = 1.5
-    # Loss weights (task losses of both views have weight 1).
-    lambda_syn: float = 0.1
-    lambda_het: float = 0.1
-    lambda_rec: float = 0.1
-    lambda_noise: float = 0.05
-    lambda_miss: float = 0.5
-    lambda_kd: float = 0.5
-    lambda_dist: float = 0.2
-    # Per-modality auxiliary task loss: a head per modality predicts the label from that
-    # modality's own pooled summaries, so a branch learns even where others dominate the
-    # fused view. 0 builds no heads (the parameter set of checkpoints saved before it).
-    lambda_uni: float = 0.0
-    # Tell fusion which summaries are reconstructions: a learned embedding per summary slot,
-    # added in proportion to how much of the modality is missing. False builds no parameter.
-    mark_reconstructed: bool = False
-    # With exactly one modality present, output the mean of the fused score and that modality's
-    # own head score (the head trained by lambda_uni). Fusion of one modality with two
-    # reconstructions can lose part of that modality's evidence; its own head cannot. With two
-    # or three modalities the fused score is used alone. No parameters, losses unchanged.
-    blend_single_modality: bool = False
-    kd_temperature: float = 2.0
-    syn_temperature: float = 0.2
-    # Ablation switches.
-    use_fcf: bool = True
-    use_noise: bool = True
-    use_reconstruction: bool = True
-    use_dcsd: bool = True
-    dcsd_bidirectional: bool = True
+    use_fcf: bool = True  # factorize tokens into synergistic / heterogeneous (/ noisy) parts
+    use_noise: bool = True  # the noisy factor (needs use_fcf)
+    use_reconstruction: bool = True  # recover missing summaries from the present modalities
     model_type: str = "firf"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.n_bins < 2:
             raise InputError(f"n_bins must be at least 2, got {self.n_bins}")
-        if self.lambda_uni < 0:
-            raise InputError(f"lambda_uni must be non-negative, got {self.lambda_uni}")
-        if self.blend_single_modality and self.lambda_uni == 0:
-            raise InputError(
-                "blend_single_modality reads the per-modality heads, which only lambda_uni > 0 "
-                "trains; set lambda_uni (e.g. 1.0)"
-            )
 
 
 @dataclass
@@ -141,10 +109,6 @@ class SharedPrivateConfig(ModelConfig):
     """MISA-style shared/private baseline."""
 
     fusion_layers: int = 1
-    cmd_moments: int = 5
-    lambda_sim: float = 0.3
-    lambda_diff: float = 0.3
-    lambda_rec: float = 0.3
     model_type: str = "misa"
 
 

@@ -11,8 +11,8 @@ A batch flows through five steps, in the order of this file:
    summaries where it is missing or partly missing;
 4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries; the fused
    [CLS] and summaries are read out into one vector -> a bounded score and a distribution over
-   sentiment bins (optionally, with one modality present, the score is averaged with that
-   modality's own head: ``blend_single_modality``);
+   sentiment bins; with one modality present, the score is averaged with that modality's own
+   head (``blend_single_modality``);
 5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: two views of the same
    samples with different missing patterns teach each other, the more complete one more.
 """
@@ -59,8 +59,8 @@ class ViewPass:
     has_source: Tensor | None  # (B, 3): some other modality was there to recover from
     present: Tensor  # (B, 3)
     coverage: Tensor  # (B, 3)
-    unimodal_scores: Tensor | None  # (B, 3) each modality's own head; None without the blend
-    fused_score: Tensor  # (B,) the score read from fusion alone (= output.score without blending)
+    unimodal_scores: Tensor  # (B, 3) each modality's own head (meaningless where absent)
+    fused_score: Tensor  # (B,) the score read from fusion alone (the task loss trains it)
 
 
 class FIRF(
@@ -80,15 +80,7 @@ class FIRF(
         # 1. Unimodal masked encoders.
         self.encoders = nn.ModuleDict(
             {
-                m: MaskedEncoder(
-                    dims[m],
-                    d,
-                    c.n_heads,
-                    c.encoder_layers,
-                    c.dropout,
-                    c.strides[m],
-                    c.standardize_inputs,
-                )
+                m: MaskedEncoder(dims[m], d, c.n_heads, c.encoder_layers, c.dropout, c.strides[m])
                 for m in MODALITIES
             }
         )
@@ -121,8 +113,6 @@ class FIRF(
         self.modality_embedding = nn.Parameter(0.02 * torch.randn(len(MODALITIES), d))
         n_summaries = len(self.fusion_factors) * len(MODALITIES)
         self.summary_embedding = nn.Parameter(0.02 * torch.randn(n_summaries, d))
-        if c.mark_reconstructed and c.use_reconstruction:
-            self.reconstructed_embedding = nn.Parameter(torch.zeros(n_summaries, d))
         self.fusion = Transformer(d, c.n_heads, c.fusion_layers, c.dropout)
         # The heads read the fused [CLS] together with the fused summaries, each in its own
         # slot: a single attention readout would average modalities' evidence into one vector.
@@ -131,12 +121,12 @@ class FIRF(
         )
         self.score_head = nn.Linear(d, 1)
         self.dist_head = nn.Linear(d, c.n_bins)
-        # Per-modality heads on the modality's own summaries, trained by lambda_uni and read by
-        # blend_single_modality. lambda_uni = 0 builds none (the parameter set of older checkpoints).
-        if c.lambda_uni > 0:
-            self.unimodal_heads = nn.ModuleDict(
-                {m: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 1)) for m in MODALITIES}
-            )
+        # Per-modality heads on the modality's own summaries, trained by the ``uni`` loss and
+        # read when a single modality is present (``blend_single_modality``).
+        self.unimodal_heads = nn.ModuleDict(
+            {m: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 1)) for m in MODALITIES}
+        )
+        self.loss_config = losses.FIRFLoss()  # training settings; not saved with the model
         centers = torch.linspace(-c.score_range, c.score_range, c.n_bins)
         self.register_buffer("bin_centers", centers, persistent=False)
 
@@ -182,9 +172,6 @@ class FIRF(
             sequence.append(fused_parts + self.modality_embedding[i])
             sequence_mask.append(masks[m])
         summary_tokens = torch.cat([summaries[name] for name in self.fusion_factors], dim=1)
-        if hasattr(self, "reconstructed_embedding"):
-            missing = (1 - cover).repeat(1, len(self.fusion_factors)).unsqueeze(-1)
-            summary_tokens = summary_tokens + missing * self.reconstructed_embedding
         sequence.append(summary_tokens + self.summary_embedding)
         sequence_mask.append(summary_mask.repeat(1, len(self.fusion_factors)))
         mixed = self.fusion(torch.cat(sequence, dim=1), torch.cat(sequence_mask, dim=1))
@@ -192,10 +179,8 @@ class FIRF(
         fused = self.readout(torch.cat([mixed[:, 0], mixed[:, -n_summaries:].flatten(1)], dim=1))
 
         fused_score = bounded(self.score_head(fused).squeeze(-1), self.config.score_range)
-        score, unimodal = fused_score, None
-        if self.config.blend_single_modality:
-            unimodal = torch.stack([self.unimodal_score(own, i) for i in range(len(MODALITIES))], 1)
-            score = blend_single_modality(fused_score, unimodal, present)
+        unimodal = torch.stack([self.unimodal_score(own, i) for i in range(len(MODALITIES))], 1)
+        score = blend_single_modality(fused_score, unimodal, present)
         output = ModelOutput(score=score, logits=self.dist_head(fused), fused=fused)
         return ViewPass(
             output,
@@ -267,28 +252,27 @@ class FIRF(
         a, b = self.run(view_a), self.run(view_b)
         if a.present.shape[0] != b.present.shape[0]:
             raise InputError("the two views must hold the same samples in the same order")
-        c = self.config
+        c, w = self.config, self.loss_config
 
         terms: dict[str, tuple[float, Tensor]] = {}  # name -> (weight, value)
         for name, view in (("a", a), ("b", b)):
             l1, ce = self.task_loss(view.fused_score, view.output.logits, label)
             terms[f"l1_{name}"] = (1.0, l1)
-            terms[f"dist_{name}"] = (c.lambda_dist, ce)
+            terms[f"dist_{name}"] = (w.lambda_dist, ce)
         if c.use_fcf:
-            terms["syn"] = (c.lambda_syn, mean_of(self.synergy_loss(v) for v in (a, b)))
-            terms["het"] = (c.lambda_het, mean_of(self.heterogeneity_loss(v) for v in (a, b)))
-            terms["rec"] = (c.lambda_rec, mean_of(self.decoding_loss(v) for v in (a, b)))
+            terms["syn"] = (w.lambda_syn, mean_of(self.synergy_loss(v) for v in (a, b)))
+            terms["het"] = (w.lambda_het, mean_of(self.heterogeneity_loss(v) for v in (a, b)))
+            terms["rec"] = (w.lambda_rec, mean_of(self.decoding_loss(v) for v in (a, b)))
             if c.use_noise:
                 noise = mean_of(self.noise_loss(v, label) for v in (a, b))
-                terms["noise"] = (c.lambda_noise, noise)
-        if c.lambda_uni > 0:
-            terms["uni"] = (c.lambda_uni, mean_of(self.unimodal_loss(v, label) for v in (a, b)))
+                terms["noise"] = (w.lambda_noise, noise)
+        terms["uni"] = (w.lambda_uni, mean_of(self.unimodal_loss(v, label) for v in (a, b)))
         if c.use_reconstruction:
-            terms["miss"] = (c.lambda_miss, self.missing_loss(a, b))
-        if c.use_dcsd:
+            terms["miss"] = (w.lambda_miss, self.missing_loss(a, b))
+        if w.lambda_kd > 0:
             kd, calibration = self.distillation_loss(a, b)
-            terms["kd"] = (c.lambda_kd, kd)
-            terms["calibration"] = (c.lambda_kd, calibration)
+            terms["kd"] = (w.lambda_kd, kd)
+            terms["calibration"] = (w.lambda_kd, calibration)
 
         loss = sum(weight * value for weight, value in terms.values())
         logs = {name: float(value.detach()) for name, (_, value) in terms.items()}
@@ -299,25 +283,22 @@ class FIRF(
         """L1 on the fused score (the MMSA convention) and cross-entropy of the distribution
         head against the Gaussian-smoothed label."""
         bin_width = 2 * self.config.score_range / (self.config.n_bins - 1)
-        sigma = self.config.dist_sigma_bins * bin_width
+        sigma = self.loss_config.dist_sigma_bins * bin_width
         target = losses.gaussian_targets(label, self.bin_centers, sigma)
         return F.l1_loss(score, label), losses.soft_cross_entropy(logits, target)
 
     def unimodal_loss(self, view: ViewPass, label: Tensor) -> Tensor:
         """Each present modality predicts the label alone from its own pooled summaries (the
-        factors that enter fusion): L1 weighted by presence, averaged over modalities.
-
-        Computed here, not read from ``view.unimodal_scores`` (set only for the blend, which
-        sends no gradient): one graph with or without the blend keeps training identical."""
+        factors that enter fusion): L1 weighted by presence, averaged over modalities."""
         terms = [
-            losses.weighted_l1(self.unimodal_score(view.own, i), label, view.present[:, i])
+            losses.weighted_l1(view.unimodal_scores[:, i], label, view.present[:, i])
             for i in range(len(MODALITIES))
         ]
         return torch.stack(terms).mean()
 
     def synergy_loss(self, view: ViewPass) -> Tensor:
         """A sample's pooled s_t, s_a, s_v agree (InfoNCE across the batch)."""
-        return losses.synergy_infonce(view.own["s"], view.present, self.config.syn_temperature)
+        return losses.synergy_infonce(view.own["s"], view.present, self.loss_config.syn_temperature)
 
     def heterogeneity_loss(self, view: ViewPass) -> Tensor:
         """Soft orthogonality: (s_m, p_m), (p_m, p_m'), and noise against both."""
@@ -384,13 +365,13 @@ class FIRF(
         lets only the strictly more complete view teach.
         """
         complete_a, complete_b = a.coverage.mean(1), b.coverage.mean(1)
-        if self.config.dcsd_bidirectional:
+        if self.loss_config.kd_bidirectional:
             a_teaches = (complete_a + 1e-3) / (complete_a + complete_b + 2e-3)
             b_teaches = 1 - a_teaches
         else:
             a_teaches = (complete_a > complete_b).float()
             b_teaches = (complete_b > complete_a).float()
-        t = self.config.kd_temperature
+        t = self.loss_config.kd_temperature
         logits_a, logits_b = a.output.logits, b.output.logits
         kd = a_teaches * losses.distillation_kl(logits_a.detach(), logits_b, t)
         kd = kd + b_teaches * losses.distillation_kl(logits_b.detach(), logits_a, t)

@@ -141,9 +141,14 @@ class Transformer(nn.Module):
 class MaskedEncoder(nn.Module):
     """One modality's frames (B, L, d_m) -> tokens (B, L', D) and their mask (B, L').
 
-    Optional standardisation of the input features, linear projection, optional frame pooling
-    by ``stride``, LayerNorm, sinusoidal positions, and a small Transformer that attends only to
+    Standardisation of the input features, linear projection, optional frame pooling by
+    ``stride``, LayerNorm, sinusoidal positions, and a small Transformer that attends only to
     observed tokens.
+
+    Raw extractor features span very different scales (Face Mesh coordinates vary by ~0.01
+    around offsets near 1, a few Whisper dims by 10x the rest), so each input dimension is
+    standardised with the training split's mean and std: buffers fitted by
+    ``firf.model.standardize.fit_input_statistics`` and saved with the weights.
     """
 
     def __init__(
@@ -154,23 +159,19 @@ class MaskedEncoder(nn.Module):
         layers: int,
         dropout: float,
         stride: int = 1,
-        standardize: bool = False,
     ):
         super().__init__()
         self.stride = stride
-        # Identity until fitted (firf.model.standardize.fit_input_statistics). A None buffer is
-        # not saved, so a model without standardisation keeps the tensors of older checkpoints.
-        self.register_buffer("input_mean", torch.zeros(d_in) if standardize else None)
-        self.register_buffer("input_scale", torch.ones(d_in) if standardize else None)
+        # Identity until fitted (firf.model.standardize.fit_input_statistics).
+        self.register_buffer("input_mean", torch.zeros(d_in))
+        self.register_buffer("input_scale", torch.ones(d_in))
         self.proj = nn.Linear(d_in, d_model)
         self.ln = nn.LayerNorm(d_model)
         self.drop = nn.Dropout(dropout)
         self.transformer = Transformer(d_model, n_heads, layers, dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        if self.input_mean is not None:
-            x = (x - self.input_mean) / self.input_scale
-        x = self.proj(masked_features(x, mask))
+        x = self.proj(masked_features((x - self.input_mean) / self.input_scale, mask))
         x, mask = pool_frames(x, mask, self.stride)
         x = self.ln(x) + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
         return self.transformer(self.drop(x), mask), mask

@@ -5,10 +5,13 @@ holds nothing the term applies to, e.g. fewer than two samples with both modalit
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from firf.errors import InputError
 
 
 def gaussian_targets(label: Tensor, centers: Tensor, sigma: float) -> Tensor:
@@ -119,3 +122,49 @@ def central_moment_discrepancy(x: Tensor, y: Tensor, moments: int) -> Tensor:
     for k in range(2, moments + 1):
         distance = distance + (cx.pow(k).mean(0) - cy.pow(k).mean(0)).norm()
     return distance
+
+
+@dataclass
+class FIRFLoss:
+    """Weights and temperatures of FIRF's training loss (task terms of both views weigh 1).
+
+    Training settings, not architecture: a model carries one as ``model.loss_config`` (the
+    default unless ``build_model`` or the train command sets another), and it is recorded in
+    ``train_log.json``, not in the checkpoint's config.json.
+    """
+
+    lambda_dist: float = 0.2  # distribution head vs the Gaussian-smoothed label
+    lambda_syn: float = 0.1
+    lambda_het: float = 0.1
+    lambda_rec: float = 0.1
+    lambda_noise: float = 0.05
+    lambda_miss: float = 0.5
+    lambda_kd: float = 0.5  # DCSD; 0 turns self-distillation off
+    # Per-modality heads predict the label from their modality alone; the single-modality
+    # readout reads them, so they must be trained.
+    lambda_uni: float = 1.0
+    kd_bidirectional: bool = True  # False: only the strictly more complete view teaches
+    dist_sigma_bins: float = 1.5
+    kd_temperature: float = 2.0
+    syn_temperature: float = 0.2
+
+    def __post_init__(self) -> None:
+        weights = {name: value for name, value in vars(self).items() if name.startswith("lambda")}
+        negative = [name for name, value in weights.items() if value < 0]
+        if negative:
+            raise InputError(f"loss weights must be non-negative: {negative}")
+        if self.lambda_uni == 0:
+            raise InputError(
+                "lambda_uni must be positive: FIRF's single-modality readout reads the "
+                "per-modality heads that only this loss trains"
+            )
+
+
+@dataclass
+class SharedPrivateLoss:
+    """MISA's loss weights: CMD similarity, orthogonality and reconstruction."""
+
+    lambda_sim: float = 0.3
+    lambda_diff: float = 0.3
+    lambda_rec: float = 0.3
+    cmd_moments: int = 5

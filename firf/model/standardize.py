@@ -1,4 +1,4 @@
-"""Fit the input standardisation of a model built with ``standardize_inputs=True``.
+"""Fit the input standardisation of a model's encoders (``MaskedEncoder.input_mean/scale``).
 
 The statistics are per feature dimension over every observed frame of the training split, so
 they hold nothing of the split a model is selected or evaluated on. They are saved with the
@@ -48,7 +48,7 @@ def fit_input_statistics(model: nn.Module, train_set: FeatureDataset) -> bool:
     """Set every standardising encoder of ``model`` from ``train_set``; False if it has none."""
     fitted = False
     for modality, encoder in getattr(model, "encoders", {}).items():
-        if not isinstance(encoder, MaskedEncoder) or encoder.input_mean is None:
+        if not isinstance(encoder, MaskedEncoder):
             continue
         mean, scale = feature_statistics(train_set, modality)
         with torch.no_grad():
