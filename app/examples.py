@@ -9,8 +9,6 @@ examples still work, so the demo never fails to start over a missing example ass
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import wave
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,6 +16,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from tools import espeak
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def build_examples(cache_dir: Path) -> list[Example]:
     folder = cache_dir / f"examples-v{MEDIA_VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
     face = _astronaut()
-    has_speech = shutil.which("espeak-ng") is not None
+    has_speech = espeak.available()
     if not has_speech:
         log.info("espeak-ng not found: the demo starts without its speech examples")
     if face is None:
@@ -111,13 +111,7 @@ def build_examples(cache_dir: Path) -> list[Example]:
 
 def speak(text: str, path: Path) -> Path:
     """Synthesize `text` with espeak-ng into a wav file (22.05 kHz mono)."""
-    subprocess.run(
-        ["espeak-ng", "-v", "en", "-s", "150", "-w", str(path), text],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return path
+    return espeak.speak_to_wav(text, path)
 
 
 def face_clip(path: Path, face: np.ndarray, speech: Path | None, seconds: float = 0.0) -> Path:

@@ -40,6 +40,7 @@ import torch  # noqa: E402
 from record import append_section, machine  # noqa: E402
 
 from firf.extract.decode import SAMPLE_RATE, load_audio, load_video  # noqa: E402
+from firf.extractors import Extractors  # noqa: E402
 from firf.pipeline import Pipeline  # noqa: E402
 from firf.weights import BUNDLED_WEIGHTS, is_checkpoint  # noqa: E402
 
@@ -57,7 +58,7 @@ if sys.argv[4] != "0":
     torch.set_num_threads(int(sys.argv[4]))
 import firf
 from firf.pipeline import Pipeline
-firf.predict(video=sys.argv[1], pipeline=Pipeline(sys.argv[2], device=sys.argv[3]))
+firf.predict(video=sys.argv[1], pipeline=Pipeline.from_pretrained(sys.argv[2], device=sys.argv[3]))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -76,7 +77,7 @@ def random_checkpoint(folder: Path, device: str) -> Path:
     """A default-size FIRF with this machine's extractor signatures, randomly initialised."""
     from firf.model import FIRF, FIRFConfig
 
-    signatures = Pipeline(device=device).signatures()
+    signatures = Extractors(device=device).signatures()
     config = FIRFConfig(
         text_dim=signatures["text"]["dim"],
         audio_dim=signatures["audio"]["dim"],
@@ -132,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             weights = random_checkpoint(folder / "random", args.device)
             which = "a randomly initialised default-size FIRF (no bundled checkpoint yet)"
-        sequential = Pipeline(weights, device=device, concurrent=False).load()
-        concurrent = Pipeline(weights, device=device, concurrent=True).load()
+        sequential = Pipeline.from_pretrained(weights, device=device, concurrent=False).load()
+        concurrent = Pipeline.from_pretrained(weights, device=device, concurrent=True).load()
 
         decoded = load_video(clip, fps=sequential.fps)
         wave = decoded.audio

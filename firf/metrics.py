@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from firf.errors import InputError
+from firf.modalities import DATASET_KINDS
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[float]
 
@@ -30,8 +31,6 @@ ArrayLike = np.ndarray | torch.Tensor | Sequence[float]
 SIMS_EDGES_2 = (-1.01, 0.0, 1.01)
 SIMS_EDGES_3 = (-1.01, -0.1, 0.1, 1.01)
 SIMS_EDGES_5 = (-1.01, -0.7, -0.1, 0.1, 0.7, 1.01)
-
-DATASET_KINDS = ("mosi", "mosei", "sims")
 
 
 def _as_array(values: ArrayLike) -> np.ndarray:

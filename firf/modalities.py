@@ -1,4 +1,5 @@
-"""Modality names, their one-letter codes and subset strings: the vocabulary every layer shares.
+"""Modality names, their one-letter codes, subset strings and benchmark dataset kinds: the
+vocabulary every layer shares.
 
 Torch-free on purpose, so ``import firf`` and the app's argument handling stay cheap.
 """
@@ -14,6 +15,8 @@ SHORT: dict[str, str] = {"text": "t", "audio": "a", "vision": "v"}
 LONG: dict[str, str] = {code: name for name, code in SHORT.items()}
 # The 7 non-empty subsets, in the order of the inter-modal protocol (CorrKD / HRLF / FSRF).
 SUBSETS: tuple[str, ...] = ("t", "a", "v", "ta", "tv", "av", "tav")
+# Benchmark kinds: "mosi" and "mosei" share metrics and the [-3, 3] scale, "sims" has [-1, 1].
+DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims")
 
 
 def parse_modalities(names: str | Iterable[str]) -> tuple[str, ...]:

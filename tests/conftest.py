@@ -92,3 +92,43 @@ def mmsa_pickle(tmp_path: Path) -> Callable[..., Path]:
         return write_mmsa_pickle(tmp_path / name, aligned=aligned, **kwargs)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def extractor_signatures() -> dict:
+    """The signatures of the real extractors on this machine (loads Whisper, Face Mesh, MiniLM)."""
+    from firf.extractors import Extractors
+
+    return Extractors(device="cpu").signatures()
+
+
+@pytest.fixture(scope="session")
+def make_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: ``make_checkpoint(extractor, seed=0)`` saves a small randomly initialised FIRF
+    with the dims of ``extractor`` (signatures, or None for a benchmark-feature model)."""
+    import torch
+
+    from firf.model import FIRF, FIRFConfig
+
+    def make(extractor: dict | None, seed: int = 0) -> Path:
+        dims = {m: sig["dim"] for m, sig in extractor.items()} if extractor else {}
+        config = FIRFConfig(
+            text_dim=dims.get("text", 384),
+            audio_dim=dims.get("audio", 512),
+            vision_dim=dims.get("vision", 1434),
+            d_model=32,
+            extractor=extractor,
+        )
+        torch.manual_seed(seed)
+        folder = tmp_path_factory.mktemp("checkpoint")
+        FIRF(config).save_pretrained(folder)
+        return folder
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(make_checkpoint: Callable[..., Path], extractor_signatures: dict) -> Path:
+    """An untrained FIRF for the real extractors: tests of the pipeline's behaviour, not of
+    what a trained model says."""
+    return make_checkpoint(extractor_signatures)

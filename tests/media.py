@@ -7,14 +7,14 @@ generator takes well under a second for its default size.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import wave
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from tools import espeak
 
 SAMPLE_RATE = 16_000
 
@@ -36,20 +36,9 @@ _AUDIO_CODECS: dict[str, tuple[str, str]] = {
 def speech_wav(path: str | Path, text: str, voice: str = "en", rate: int = 150) -> Path:
     """Synthesize `text` with espeak-ng (22.05 kHz mono wav); `rate` is words per minute.
 
-    Raises RuntimeError (not a skip) when espeak-ng is missing: speech tests must run.
+    Raises an error (not a skip) when espeak-ng is missing: speech tests must run.
     """
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise RuntimeError(
-            "espeak-ng is not installed; the speech tests need it (apt-get install espeak-ng)"
-        )
-    path = Path(path)
-    subprocess.run(
-        [exe, "-v", voice, "-s", str(rate), "-w", str(path), text],
-        check=True,
-        capture_output=True,
-    )
-    return path
+    return espeak.speak_to_wav(text, path, voice=voice, rate=rate)
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:

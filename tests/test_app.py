@@ -1,8 +1,7 @@
 """The Gradio demo: `python app.py` served on a free local port and called through gradio_client.
 
-The server runs the real extractors (Whisper, Face Mesh, MiniLM) and a FIRF checkpoint: the
-bundled one when weights/ holds it, otherwise a tiny random FIRF saved with the extractors'
-signatures, which exercises the whole path without asserting what an untrained model says.
+The server runs the real extractors (Whisper, Face Mesh, MiniLM) and the bundled checkpoint,
+exactly what a person who runs `python app.py` gets.
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ from pathlib import Path
 import av
 import media
 import pytest
-import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from app.examples import build_examples
 from app.plots import score_gauge_html, subset_chart
-from firf.weights import BUNDLED_WEIGHTS, is_checkpoint
+from firf.weights import BUNDLED_WEIGHTS
 
 pytestmark = pytest.mark.slow
 
@@ -34,26 +32,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ALL = ["text", "audio", "vision"]
 START_TIMEOUT_S = 240.0
 SPOKEN = "I really loved this film and the music was wonderful."
-
-
-def app_weights(folder: Path) -> Path:
-    """The bundled checkpoint, or a tiny random FIRF for the real extractors saved in `folder`."""
-    if is_checkpoint(BUNDLED_WEIGHTS):
-        return BUNDLED_WEIGHTS
-    from firf.extractors import Extractors
-    from firf.model import build_model
-
-    signatures = Extractors(device="cpu").signatures()
-    torch.manual_seed(0)
-    model = build_model(
-        "firf",
-        {m: s["dim"] for m, s in signatures.items()},
-        extractor=signatures,
-        d_model=32,
-        n_heads=2,
-    )
-    model.save_pretrained(folder)
-    return folder
 
 
 @contextmanager
@@ -104,7 +82,7 @@ def serve_app(folder: Path, weights: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("app")
-    with serve_app(folder, app_weights(folder / "weights")) as url:
+    with serve_app(folder, BUNDLED_WEIGHTS) as url:
         yield url
 
 
@@ -198,7 +176,6 @@ def test_no_input_at_all_is_a_readable_error(client: Client):
         analyze(client)
 
 
-@pytest.mark.skipif(not is_checkpoint(BUNDLED_WEIGHTS), reason="no trained weights in weights/")
 def test_bundled_checkpoint_tells_praise_from_complaint(client: Client):
     praise = analyze(client, text="What a wonderful, heartfelt movie. I loved every minute.")
     complaint = analyze(client, text="A dull, painful waste of two hours. I hated it.")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client
-from test_app import app_weights, serve_app
+from test_app import serve_app
 
+from firf.weights import BUNDLED_WEIGHTS
 from tools.screenshot import CHROMIUM_ARGS
 
 pytestmark = [
@@ -30,7 +31,7 @@ TIMEOUT_MS = 120_000
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("app")
-    with serve_app(folder, app_weights(folder / "weights")) as url:
+    with serve_app(folder, BUNDLED_WEIGHTS) as url:
         yield url
 
 

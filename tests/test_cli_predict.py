@@ -10,12 +10,11 @@ from pathlib import Path
 
 import media
 import pytest
-from test_predict import RESULT_KEYS, SPOKEN, write_checkpoint
+from test_predict import RESULT_KEYS, SPOKEN
 
 from firf.cli import main
 from firf.data.shards import load_shards
 from firf.extract.vision import VISION_DIM
-from firf.extractors import Extractors
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_checkpoint(tmp_path_factory.mktemp("ckpt"), Extractors().signatures())
+def checkpoint(random_checkpoint) -> Path:
+    return random_checkpoint
 
 
 @pytest.fixture(scope="module")

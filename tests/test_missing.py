@@ -7,8 +7,6 @@ from firf.batch import presence
 from firf.data.dataset import collate
 from firf.errors import InputError
 from firf.missing import (
-    EVAL_SEEDS,
-    INTRA_RATES,
     TrainMissing,
     drop_frames,
     keep_modalities,
@@ -34,12 +32,6 @@ def assert_same(a, b):
 
 def observed(batch, m):
     return batch[f"{m}_mask"].sum().item()
-
-
-def test_protocol_constants():
-    assert SUBSETS == ("t", "a", "v", "ta", "tv", "av", "tav")
-    assert INTRA_RATES == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-    assert EVAL_SEEDS == (1111, 1112, 1113)
 
 
 def test_drop_frames_is_seeded_and_does_not_mutate(batch):

@@ -14,12 +14,9 @@ from pathlib import Path
 import media
 import numpy as np
 import pytest
-import torch
 
 import firf
 from firf.errors import InputError
-from firf.extractors import Extractors
-from firf.model import FIRF, FIRFConfig
 from firf.pipeline import Pipeline
 from firf.prediction import NEUTRAL_BAND, sentiment_label
 from firf.weights import resolve_weights
@@ -40,34 +37,9 @@ RESULT_KEYS = {
 }
 
 
-def write_checkpoint(folder: Path, extractor: dict | None, seed: int = 0) -> Path:
-    """A small randomly initialised FIRF with the extractors' dims, saved as safetensors."""
-    dims = {m: sig["dim"] for m, sig in extractor.items()} if extractor else {}
-    config = FIRFConfig(
-        text_dim=dims.get("text", 384),
-        audio_dim=dims.get("audio", 512),
-        vision_dim=dims.get("vision", 1434),
-        d_model=32,
-        extractor=extractor,
-    )
-    torch.manual_seed(seed)
-    FIRF(config).save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
-def signatures() -> dict:
-    return Extractors(device="cpu").signatures()
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, signatures) -> Path:
-    return write_checkpoint(tmp_path_factory.mktemp("ckpt"), signatures)
-
-
-@pytest.fixture(scope="module")
-def pipeline(checkpoint) -> Pipeline:
-    return Pipeline.from_pretrained(checkpoint, device="cpu")
+def pipeline(random_checkpoint) -> Pipeline:
+    return Pipeline.from_pretrained(random_checkpoint, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +69,9 @@ def clip_pred(pipeline, files):
 
 
 @pytest.fixture(scope="module")
-def clip_features(checkpoint, files):
+def clip_features(random_checkpoint, files):
     """The face+speech clip's features, extracted without threads (Whisper calls are slow)."""
-    return Pipeline.from_pretrained(checkpoint, device="cpu", concurrent=False).features(
+    return Pipeline.from_pretrained(random_checkpoint, device="cpu", concurrent=False).features(
         video=files["face_speech"]
     )
 
@@ -184,8 +156,8 @@ def test_silent_audio_is_missing_with_a_warning(pipeline, files):
 
 
 @pytest.mark.filterwarnings("ignore:.*only the first")
-def test_long_input_is_cut_with_a_warning(checkpoint, files):
-    short = Pipeline.from_pretrained(checkpoint, device="cpu", max_seconds=1.0)
+def test_long_input_is_cut_with_a_warning(random_checkpoint, files):
+    short = Pipeline.from_pretrained(random_checkpoint, device="cpu", max_seconds=1.0)
     pred = firf.predict(video=files["face_speech"], text="ok", drop="audio", pipeline=short)
     assert pred.coverage["vision"]["frames"] == 5
     assert "only the first 1 s of the input were analysed" in pred.warnings
@@ -224,10 +196,12 @@ def test_bad_input_raises_input_error(pipeline, files, inputs, message):
         firf.predict(**inputs, pipeline=pipeline)
 
 
-def test_checkpoint_from_other_extractors_is_refused(tmp_path, signatures, clip_features):
-    other = json.loads(json.dumps(signatures))
+def test_checkpoint_from_other_extractors_is_refused(
+    make_checkpoint, extractor_signatures, clip_features
+):
+    other = json.loads(json.dumps(extractor_signatures))
     other["audio"]["name"] = "whisper-small-encoder"
-    mismatched = Pipeline.from_pretrained(write_checkpoint(tmp_path / "small", other), device="cpu")
+    mismatched = Pipeline.from_pretrained(make_checkpoint(other), device="cpu")
     assert mismatched.extractors.whisper == "small"  # built from what the checkpoint records
     assert mismatched.run(clip_features, drop="audio").used == ("text", "vision")
     with pytest.raises(InputError, match="whisper-small-encoder"):
@@ -236,15 +210,15 @@ def test_checkpoint_from_other_extractors_is_refused(tmp_path, signatures, clip_
         mismatched.load()  # base features only here: small is not installed, and never fetched
 
 
-def test_checkpoint_without_extractor_signature_is_refused(tmp_path):
+def test_checkpoint_without_extractor_signature_is_refused(make_checkpoint):
     with pytest.raises(InputError, match="precomputed"):
-        Pipeline.from_pretrained(write_checkpoint(tmp_path / "mosi", None), device="cpu")
+        Pipeline.from_pretrained(make_checkpoint(None), device="cpu")
 
 
-def test_weights_resolution(tmp_path, checkpoint, monkeypatch):
-    assert resolve_weights(checkpoint) == checkpoint
-    monkeypatch.setenv("FIRF_WEIGHTS", str(checkpoint))
-    assert resolve_weights() == checkpoint
+def test_weights_resolution(tmp_path, random_checkpoint, monkeypatch):
+    assert resolve_weights(random_checkpoint) == random_checkpoint
+    monkeypatch.setenv("FIRF_WEIGHTS", str(random_checkpoint))
+    assert resolve_weights() == random_checkpoint
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="not a FIRF checkpoint"):
         resolve_weights(tmp_path / "empty")
@@ -255,9 +229,9 @@ def test_weights_resolution(tmp_path, checkpoint, monkeypatch):
 
 
 def test_labels_follow_the_neutral_band():
-    assert NEUTRAL_BAND == 0.5
-    assert [sentiment_label(s) for s in (-0.49, 0.0, 0.49)] == ["neutral"] * 3
-    assert sentiment_label(0.5) == "positive" and sentiment_label(-2.9) == "negative"
+    inside = (-NEUTRAL_BAND + 0.01, 0.0, NEUTRAL_BAND - 0.01)
+    assert [sentiment_label(s) for s in inside] == ["neutral"] * 3
+    assert sentiment_label(NEUTRAL_BAND) == "positive" and sentiment_label(-2.9) == "negative"
 
 
 def test_device_and_pipeline_together_are_refused(pipeline):

@@ -135,6 +135,6 @@ def test_bad_frames_raise_input_error(vision):
         vision([np.zeros((64, 64, 2), np.uint8)])
 
 
-def test_signature_records_recipe_dim_and_rate(vision):
-    assert vision.signature["dim"] == VISION_DIM == NUM_LANDMARKS * 3
-    assert vision.signature["fps"] == 5
+def test_signature_describes_the_features_it_makes(vision, face):
+    assert vision.signature["dim"] == vision([face]).features.shape[1]
+    assert vision.signature["fps"] == vision.fps

@@ -19,8 +19,8 @@ from firf.data.shards import load_shards
 from firf.data.synthetic import SyntheticConfig, make_synthetic
 from firf.errors import InputError
 from firf.evaluate import format_table
-from firf.metrics import DATASET_KINDS
 from firf.missing import TrainMissing
+from firf.modalities import DATASET_KINDS
 from firf.model import MODEL_NAMES, build_model
 from firf.train import TrainConfig, train
 

@@ -17,8 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from firf.batch import Batch
 from firf.errors import InputError
-from firf.metrics import DATASET_KINDS
-from firf.modalities import MODALITIES
+from firf.modalities import DATASET_KINDS, MODALITIES
 
 Sample = dict[str, Any]
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from firf.data.dataset import FeatureDataset, Sample
 from firf.errors import InputError
-from firf.metrics import DATASET_KINDS
+from firf.modalities import DATASET_KINDS
 
 SPLITS = ("train", "valid", "test")
 REQUIRED_KEYS = ("text", "audio", "vision", "regression_labels", "id")

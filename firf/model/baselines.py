@@ -21,7 +21,6 @@ from firf.errors import InputError
 from firf.modalities import MODALITIES
 from firf.model import losses
 from firf.model.config import HubModelMixin, LateFusionConfig, SharedPrivateConfig
-from firf.model.firf import ModelOutput
 from firf.model.layers import (
     MaskedEncoder,
     Transformer,
@@ -31,6 +30,7 @@ from firf.model.layers import (
     masked_mean,
     mlp,
 )
+from firf.model.outputs import ModelOutput
 
 TAGS = ["multimodal-sentiment-analysis", "baseline"]
 

@@ -17,8 +17,6 @@ A batch flows through five steps, in the order of this file:
    samples with different missing patterns teach each other, the more complete one more.
 """
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -28,6 +26,14 @@ from firf.errors import InputError
 from firf.modalities import MODALITIES
 from firf.model import losses
 from firf.model.config import FIRFConfig, HubModelMixin
+from firf.model.firf_losses import (
+    distillation_loss,
+    heterogeneity_loss,
+    mean_of,
+    missing_loss,
+    synergy_loss,
+    unimodal_loss,
+)
 from firf.model.layers import (
     MaskedEncoder,
     Transformer,
@@ -37,30 +43,7 @@ from firf.model.layers import (
     mlp,
     reverse_gradient,
 )
-
-
-@dataclass
-class ModelOutput:
-    score: Tensor  # (B,) in [-score_range, score_range]
-    logits: Tensor | None  # (B, K) over sentiment bins, or None for models without that head
-    fused: Tensor  # (B, D) the representation the heads read
-
-
-@dataclass
-class ViewPass:
-    """One view's trip through FIRF, kept whole because the losses look inside it."""
-
-    output: ModelOutput
-    tokens: dict[str, Tensor]  # H_m (B, L_m, D), zero at masked tokens
-    masks: dict[str, Tensor]  # (B, L_m) token masks after frame pooling
-    factors: dict[str, dict[str, Tensor]]  # "s" / "p" / "n" -> modality -> (B, L_m, D)
-    own: dict[str, Tensor]  # factor -> (B, 3, D) summaries pooled over observed tokens
-    recovered: dict[str, Tensor]  # factor -> (B, 3, D); empty without reconstruction
-    has_source: Tensor | None  # (B, 3): some other modality was there to recover from
-    present: Tensor  # (B, 3)
-    coverage: Tensor  # (B, 3)
-    unimodal_scores: Tensor  # (B, 3) each modality's own head (meaningless where absent)
-    fused_score: Tensor  # (B,) the score read from fusion alone (the task loss trains it)
+from firf.model.outputs import ModelOutput, ViewPass
 
 
 class FIRF(
@@ -260,17 +243,20 @@ class FIRF(
             terms[f"l1_{name}"] = (1.0, l1)
             terms[f"dist_{name}"] = (w.lambda_dist, ce)
         if c.use_fcf:
-            terms["syn"] = (w.lambda_syn, mean_of(self.synergy_loss(v) for v in (a, b)))
-            terms["het"] = (w.lambda_het, mean_of(self.heterogeneity_loss(v) for v in (a, b)))
+            terms["syn"] = (
+                w.lambda_syn,
+                mean_of(synergy_loss(v, w.syn_temperature) for v in (a, b)),
+            )
+            terms["het"] = (w.lambda_het, mean_of(heterogeneity_loss(v) for v in (a, b)))
             terms["rec"] = (w.lambda_rec, mean_of(self.decoding_loss(v) for v in (a, b)))
             if c.use_noise:
                 noise = mean_of(self.noise_loss(v, label) for v in (a, b))
                 terms["noise"] = (w.lambda_noise, noise)
-        terms["uni"] = (w.lambda_uni, mean_of(self.unimodal_loss(v, label) for v in (a, b)))
+        terms["uni"] = (w.lambda_uni, mean_of(unimodal_loss(v, label) for v in (a, b)))
         if c.use_reconstruction:
-            terms["miss"] = (w.lambda_miss, self.missing_loss(a, b))
+            terms["miss"] = (w.lambda_miss, missing_loss(a, b, self.fusion_factors))
         if w.lambda_kd > 0:
-            kd, calibration = self.distillation_loss(a, b)
+            kd, calibration = distillation_loss(a, b, w)
             terms["kd"] = (w.lambda_kd, kd)
             terms["calibration"] = (w.lambda_kd, calibration)
 
@@ -286,33 +272,6 @@ class FIRF(
         sigma = self.loss_config.dist_sigma_bins * bin_width
         target = losses.gaussian_targets(label, self.bin_centers, sigma)
         return F.l1_loss(score, label), losses.soft_cross_entropy(logits, target)
-
-    def unimodal_loss(self, view: ViewPass, label: Tensor) -> Tensor:
-        """Each present modality predicts the label alone from its own pooled summaries (the
-        factors that enter fusion): L1 weighted by presence, averaged over modalities."""
-        terms = [
-            losses.weighted_l1(view.unimodal_scores[:, i], label, view.present[:, i])
-            for i in range(len(MODALITIES))
-        ]
-        return torch.stack(terms).mean()
-
-    def synergy_loss(self, view: ViewPass) -> Tensor:
-        """A sample's pooled s_t, s_a, s_v agree (InfoNCE across the batch)."""
-        return losses.synergy_infonce(view.own["s"], view.present, self.loss_config.syn_temperature)
-
-    def heterogeneity_loss(self, view: ViewPass) -> Tensor:
-        """Soft orthogonality: (s_m, p_m), (p_m, p_m'), and noise against both."""
-        own, present = view.own, view.present > 0
-        terms = []
-        for i in range(len(MODALITIES)):
-            terms.append(losses.orthogonality(own["s"][:, i], own["p"][:, i], present[:, i]))
-            if "n" in own:
-                terms.append(losses.orthogonality(own["n"][:, i], own["s"][:, i], present[:, i]))
-                terms.append(losses.orthogonality(own["n"][:, i], own["p"][:, i], present[:, i]))
-            for j in range(i + 1, len(MODALITIES)):
-                both = present[:, i] & present[:, j]
-                terms.append(losses.orthogonality(own["p"][:, i], own["p"][:, j], both))
-        return torch.stack(terms).mean()
 
     def decoding_loss(self, view: ViewPass) -> Tensor:
         """The factors together rebuild H_m (observed tokens only). The target is detached so
@@ -334,59 +293,9 @@ class FIRF(
             terms.append(losses.weighted_mse(guess, target, view.present[:, i]))
         return torch.stack(terms).mean()
 
-    def missing_loss(self, a: ViewPass, b: ViewPass) -> Tensor:
-        """Recovered summaries should match what the modality really carries.
-
-        For every modality, the summary recovered in one view is pulled toward the observed
-        summary (stop-gradient) of the same sample in both views, weighted by how much of the
-        modality that view observed: cross-view where it is missing in one view and present in
-        the other, leave-one-out where it is present in the same view.
-        """
-        terms = []
-        for source in (a, b):
-            for target in (a, b):
-                weight = source.has_source.float() * target.coverage
-                for name in self.fusion_factors:
-                    for i in range(len(MODALITIES)):
-                        terms.append(
-                            losses.weighted_mse(
-                                source.recovered[name][:, i],
-                                target.own[name][:, i].detach(),
-                                weight[:, i],
-                            )
-                        )
-        return torch.stack(terms).mean()
-
-    def distillation_loss(self, a: ViewPass, b: ViewPass) -> tuple[Tensor, Tensor]:
-        """DCSD: output distillation and representation calibration between the two views.
-
-        Each direction is weighted per sample by the teacher's share of completeness (mean
-        coverage), so knowledge flows mostly from the more complete view. One-directional mode
-        lets only the strictly more complete view teach.
-        """
-        complete_a, complete_b = a.coverage.mean(1), b.coverage.mean(1)
-        if self.loss_config.kd_bidirectional:
-            a_teaches = (complete_a + 1e-3) / (complete_a + complete_b + 2e-3)
-            b_teaches = 1 - a_teaches
-        else:
-            a_teaches = (complete_a > complete_b).float()
-            b_teaches = (complete_b > complete_a).float()
-        t = self.loss_config.kd_temperature
-        logits_a, logits_b = a.output.logits, b.output.logits
-        kd = a_teaches * losses.distillation_kl(logits_a.detach(), logits_b, t)
-        kd = kd + b_teaches * losses.distillation_kl(logits_b.detach(), logits_a, t)
-        fused_a, fused_b = a.output.fused, b.output.fused
-        calibration = a_teaches.mean() * losses.gaussian_kl(fused_a.detach(), fused_b)
-        calibration = calibration + b_teaches.mean() * losses.gaussian_kl(fused_b.detach(), fused_a)
-        return kd.mean(), calibration
-
 
 def blend_single_modality(fused: Tensor, unimodal: Tensor, present: Tensor) -> Tensor:
     """Where exactly one modality is present: the mean of the fused score and that modality's
     own score. Elsewhere: the fused score."""
     alone = (unimodal * present).sum(1)
     return torch.where(present.sum(1) == 1, (fused + alone) / 2, fused)
-
-
-def mean_of(values) -> Tensor:
-    return torch.stack(list(values)).mean()

@@ -6,16 +6,13 @@ on it learns what is said, not how; the model card says so.
 
 from __future__ import annotations
 
-import io
 import random
-import shutil
-import subprocess
-import wave
 from dataclasses import dataclass
 
 import numpy as np
 
 from firf.errors import InputError
+from tools import espeak
 
 ACCENTS = ("en", "en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc")
 VARIANTS = ("", "m1", "m2", "m3", "m4", "m5", "m7", "f1", "f2", "f3", "f4", "f5")
@@ -47,29 +44,9 @@ def voice_for(clip_id: str, seed: int) -> Voice:
     )
 
 
-def espeak_path() -> str:
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise InputError(
-            "espeak-ng is not installed; the demo corpus needs it to voice its texts. "
-            "Install it with `apt-get install espeak-ng` (Debian/Ubuntu) or `brew install espeak-ng`."
-        )
-    return exe
-
-
 def synthesize(text: str, voice: Voice) -> tuple[int, np.ndarray]:
     """(sample rate, float32 mono samples in [-1, 1]) of ``text`` read by ``voice``."""
-    result = subprocess.run(
-        [espeak_path(), "-v", voice.name, "-s", str(voice.rate), "-p", str(voice.pitch)]
-        + ["--stdin", "--stdout"],
-        input=text.encode("utf-8"),
-        capture_output=True,
-        check=False,
-    )
-    if result.returncode != 0 or not result.stdout:
-        raise InputError(f"espeak-ng failed on {text!r}: {result.stderr.decode(errors='replace')}")
-    # espeak-ng streams its wav with a placeholder length; wave reads up to what is there.
-    with wave.open(io.BytesIO(result.stdout)) as stream:
-        rate = stream.getframerate()
-        pcm = np.frombuffer(stream.readframes(stream.getnframes()), dtype="<i2")
-    return rate, pcm.astype(np.float32) / 32768.0
+    try:
+        return espeak.synthesize(text, voice.name, voice.rate, voice.pitch)
+    except espeak.EspeakError as error:
+        raise InputError(f"the demo corpus needs espeak-ng to voice its texts: {error}") from None

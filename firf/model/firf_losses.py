@@ -1,0 +1,95 @@
+"""FIRF's loss terms over the views of a batch: plain functions of ``ViewPass`` tensors.
+
+The terms that need no parameters live here; ``FIRF.compute_loss`` weighs them with its
+``FIRFLoss`` (terms that read the model's own modules, the task, decoding and noise losses,
+stay methods of ``FIRF``).
+"""
+
+import torch
+from torch import Tensor
+
+from firf.modalities import MODALITIES
+from firf.model import losses
+from firf.model.outputs import ViewPass
+
+
+def unimodal_loss(view: ViewPass, label: Tensor) -> Tensor:
+    """Each present modality predicts the label alone from its own pooled summaries (the
+    factors that enter fusion): L1 weighted by presence, averaged over modalities."""
+    terms = [
+        losses.weighted_l1(view.unimodal_scores[:, i], label, view.present[:, i])
+        for i in range(len(MODALITIES))
+    ]
+    return torch.stack(terms).mean()
+
+
+def synergy_loss(view: ViewPass, temperature: float) -> Tensor:
+    """A sample's pooled s_t, s_a, s_v agree (InfoNCE across the batch)."""
+    return losses.synergy_infonce(view.own["s"], view.present, temperature)
+
+
+def heterogeneity_loss(view: ViewPass) -> Tensor:
+    """Soft orthogonality: (s_m, p_m), (p_m, p_m'), and noise against both."""
+    own, present = view.own, view.present > 0
+    terms = []
+    for i in range(len(MODALITIES)):
+        terms.append(losses.orthogonality(own["s"][:, i], own["p"][:, i], present[:, i]))
+        if "n" in own:
+            terms.append(losses.orthogonality(own["n"][:, i], own["s"][:, i], present[:, i]))
+            terms.append(losses.orthogonality(own["n"][:, i], own["p"][:, i], present[:, i]))
+        for j in range(i + 1, len(MODALITIES)):
+            both = present[:, i] & present[:, j]
+            terms.append(losses.orthogonality(own["p"][:, i], own["p"][:, j], both))
+    return torch.stack(terms).mean()
+
+
+def missing_loss(a: ViewPass, b: ViewPass, factors: tuple[str, ...]) -> Tensor:
+    """Recovered summaries should match what the modality really carries.
+
+    For every modality, the summary recovered in one view is pulled toward the observed
+    summary (stop-gradient) of the same sample in both views, weighted by how much of the
+    modality that view observed: cross-view where it is missing in one view and present in
+    the other, leave-one-out where it is present in the same view.
+    """
+    terms = []
+    for source in (a, b):
+        for target in (a, b):
+            weight = source.has_source.float() * target.coverage
+            for name in factors:
+                for i in range(len(MODALITIES)):
+                    terms.append(
+                        losses.weighted_mse(
+                            source.recovered[name][:, i],
+                            target.own[name][:, i].detach(),
+                            weight[:, i],
+                        )
+                    )
+    return torch.stack(terms).mean()
+
+
+def distillation_loss(a: ViewPass, b: ViewPass, cfg: losses.FIRFLoss) -> tuple[Tensor, Tensor]:
+    """DCSD: output distillation and representation calibration between the two views.
+
+    Each direction is weighted per sample by the teacher's share of completeness (mean
+    coverage), so knowledge flows mostly from the more complete view. One-directional mode
+    lets only the strictly more complete view teach.
+    """
+    complete_a, complete_b = a.coverage.mean(1), b.coverage.mean(1)
+    if cfg.kd_bidirectional:
+        a_teaches = (complete_a + 1e-3) / (complete_a + complete_b + 2e-3)
+        b_teaches = 1 - a_teaches
+    else:
+        a_teaches = (complete_a > complete_b).float()
+        b_teaches = (complete_b > complete_a).float()
+    t = cfg.kd_temperature
+    logits_a, logits_b = a.output.logits, b.output.logits
+    kd = a_teaches * losses.distillation_kl(logits_a.detach(), logits_b, t)
+    kd = kd + b_teaches * losses.distillation_kl(logits_b.detach(), logits_a, t)
+    fused_a, fused_b = a.output.fused, b.output.fused
+    calibration = a_teaches.mean() * losses.gaussian_kl(fused_a.detach(), fused_b)
+    calibration = calibration + b_teaches.mean() * losses.gaussian_kl(fused_b.detach(), fused_a)
+    return kd.mean(), calibration
+
+
+def mean_of(values) -> Tensor:
+    return torch.stack(list(values)).mean()
