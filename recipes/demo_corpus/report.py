@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from firf.data.dataset import FeatureDataset, make_loader
+from firf.data.dataset import FeatureDataset
 from firf.data.shards import load_shards
+from firf.evaluate import predict_scores
 from firf.extract.vision import FaceMeshVision
 from firf.metrics import acc2_non0, balanced_accuracy, paired_bootstrap, regression_metrics
 from firf.missing import EVAL_SEEDS, drop_frames, keep_modalities
@@ -48,14 +49,15 @@ def has_any(dataset: FeatureDataset, subset: str) -> list[bool]:
     return [any(present(s, LONG[letter]) for letter in subset) for s in dataset.samples]
 
 
-@torch.no_grad()
 def scores(model: torch.nn.Module, dataset: FeatureDataset, subset: str, rate: float, seed: int):
+    """The model's scores with only ``subset`` kept and a seeded share ``rate`` of its frames
+    dropped (batches of 256, the size the model card's numbers were computed with)."""
     generator = torch.Generator().manual_seed(seed)
-    out = []
-    for batch in make_loader(dataset, batch_size=256):
-        batch = drop_frames(keep_modalities(batch, subset), rate, generator)
-        out.append(model(batch).score)
-    return torch.cat(out).numpy()
+
+    def damage(batch: dict) -> dict:
+        return drop_frames(keep_modalities(batch, subset), rate, generator)
+
+    return predict_scores(model, dataset, batch_size=256, transform=damage)
 
 
 def robustness_grid(model: torch.nn.Module, dataset: FeatureDataset) -> dict:
