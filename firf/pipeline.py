@@ -8,6 +8,7 @@ One pipeline serves concurrent requests: the model is loaded once, extractors on
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from firf.features import Features
 from firf.missing import drop_frames
 from firf.modalities import MODALITIES, SUBSETS, parse_modalities, parse_subset, subset_code
 from firf.prediction import Prediction, sentiment_label
+
+log = logging.getLogger(__name__)
 
 
 class Pipeline:
@@ -54,6 +57,7 @@ class Pipeline:
 
         path = resolve_weights(weights)
         device = resolve_device(device)
+        log.info("loading the FIRF checkpoint %s", path)
         model = load_model(path, device=device)
         recorded = getattr(model.config, "extractor", None)
         if not isinstance(recorded, dict) or set(recorded) != set(MODALITIES):
@@ -79,6 +83,7 @@ class Pipeline:
     def warm_up(self) -> None:
         """Load everything and run each model once, so the first request is not the slow one."""
         self.load()
+        log.info("running each model once")
         second = np.zeros(SAMPLE_RATE, np.float32)
         second[::40] = 0.1  # a faint click train: loud enough not to count as silence
         frame = np.zeros((64, 64, 3), np.uint8)
@@ -102,8 +107,11 @@ class Pipeline:
             )
         self._check({m: features.signature[m] for m in kept})
         batch = collate([self._sample(features, kept)])
+        coverage = features.coverage
         if intra_rate:
-            batch = drop_frames(batch, intra_rate, torch.Generator().manual_seed(seed))
+            damaged = drop_frames(batch, intra_rate, torch.Generator().manual_seed(seed))
+            coverage = _after_loss(coverage, batch, damaged, kept)
+            batch = damaged
         used = tuple(m for m, p in zip(MODALITIES, presence(batch)[0].tolist(), strict=True) if p)
         if not used:
             raise InputError(
@@ -117,7 +125,7 @@ class Pipeline:
             used=used,
             transcript=features.transcript,
             text_source=features.text_source if "text" in used else None,
-            coverage=features.coverage,
+            coverage=coverage,
             timings={**features.timings, "model": perf_counter() - started},
             warnings=list(features.warnings),
         )
@@ -161,6 +169,19 @@ class Pipeline:
 
 _pipelines: dict[str, Pipeline] = {}
 _pipelines_lock = threading.Lock()
+
+
+def _after_loss(
+    coverage: dict[str, dict[str, Any]], before: dict, after: dict, kept: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """``coverage`` plus, per modality that reached the model, how many of its observed frames
+    (tokens for text) the simulated loss dropped: the page reports what the model really saw."""
+    out = {m: dict(info) for m, info in coverage.items()}
+    for m in kept:
+        observed = int(before[f"{m}_mask"].sum())
+        out[m]["observed"] = observed
+        out[m]["dropped"] = observed - int(after[f"{m}_mask"].sum())
+    return out
 
 
 def default_pipeline(device: str | None = None) -> Pipeline:

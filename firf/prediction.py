@@ -29,8 +29,10 @@ class Prediction:
 
     ``used``: modalities that reached the model (given, found, not dropped). ``coverage``: per
     extracted modality, how much there was (``{"text": {"tokens"}, "audio": {"seconds"},
-    "vision": {"frames", "face_share"}}``). ``timings``: seconds per step (decode, each
-    extractor, model). ``subsets``: score per modality subset ("t", "ta", ...) when asked for.
+    "vision": {"frames", "face_share"}}``; with ``intra_rate``, each used modality also has
+    ``observed`` frames or tokens and how many of them the simulated loss ``dropped``).
+    ``timings``: seconds per step (decode, each extractor, model). ``subsets``: score per
+    modality subset ("t", "ta", ...) when asked for.
     ``warnings``: inputs that were given but treated as missing, and why.
     """
 

@@ -169,6 +169,18 @@ def test_intra_rate_is_seeded(pipeline, clip_features):
     assert pipeline.run(clip_features, intra_rate=0.0).score != first
 
 
+def test_coverage_counts_what_the_simulated_loss_dropped(pipeline, clip_features):
+    pred = pipeline.run(clip_features, drop="audio", intra_rate=0.7, seed=3)
+    assert pred.used == ("text", "vision")
+    assert pred.coverage["text"]["observed"] == len(clip_features.arrays["text"])
+    assert pred.coverage["vision"]["observed"] == int(clip_features.masks["vision"].sum())
+    for m in pred.used:
+        assert 0 < pred.coverage[m]["dropped"] < pred.coverage[m]["observed"]
+    assert "dropped" not in pred.coverage["audio"]  # switched off: nothing reached the model
+    assert "dropped" not in clip_features.coverage["vision"]  # the features stay untouched
+    assert "dropped" not in pipeline.run(clip_features).coverage["vision"]
+
+
 @pytest.mark.parametrize(
     "inputs, message",
     [

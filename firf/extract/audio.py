@@ -11,6 +11,7 @@ is redone on the standard 30-second window (see ``WhisperAudio._transcribe``).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from whisper.tokenizer import get_tokenizer
 from firf.device import resolve_device
 from firf.extract.decode import AudioSource, load_audio
 from firf.extract.whisper_weights import load_whisper
+
+log = logging.getLogger(__name__)
 
 RECIPE = 1  # bump when the features change for the same audio (checkpoints store it)
 ENCODER_RATE = SAMPLE_RATE // (2 * HOP_LENGTH)  # 50 encoder states per second
@@ -75,6 +78,7 @@ class WhisperAudio:
         if frame_rate <= 0 or ENCODER_RATE % frame_rate:
             raise ValueError(f"frame_rate must divide {ENCODER_RATE} Hz; got {frame_rate}")
         self.device = resolve_device(device)
+        log.info("loading Whisper %s on %s", model, self.device)
         self.model = load_whisper(str(model), self.device)
         self.name = str(model) if str(model) in whisper.available_models() else Path(model).stem
         self.frame_rate = frame_rate

@@ -7,6 +7,7 @@ keep the geometry the encoder was trained for.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -14,6 +15,8 @@ import torch
 
 from firf.device import resolve_device
 from firf.errors import InputError
+
+log = logging.getLogger(__name__)
 
 TEXT_DIM = 384
 RECIPE_VERSION = 1  # bump when the feature recipe changes: checkpoints record it
@@ -27,6 +30,7 @@ class MiniLMText:
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        log.info("loading the MiniLM text encoder")
         path = get_model_path()
         self.max_tokens = max_tokens
         self.device = resolve_device(device)

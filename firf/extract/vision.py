@@ -20,6 +20,7 @@ Frames without a face keep their place in the sequence with zero features and ma
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ import numpy as np
 
 from firf.errors import InputError
 from firf.extract.decode import VIDEO_FPS
+
+log = logging.getLogger(__name__)
 
 NUM_LANDMARKS = 478
 VISION_DIM = NUM_LANDMARKS * 3
@@ -107,6 +110,7 @@ class FaceMeshVision:
     """
 
     def __init__(self, fps: float = VIDEO_FPS, max_faces: int = 1, min_confidence: float = 0.5):
+        log.info("loading MediaPipe Face Mesh")
         from mediapipe.python.solutions.face_mesh import FaceMesh
 
         self.fps = fps
