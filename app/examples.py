@@ -28,6 +28,7 @@ CLIP_FPS = 10
 CLIP_SIZE = 256
 
 POSITIVE_SPEECH = "I really loved this film. The story was wonderful and the acting was great."
+NEGATIVE_TEXT = "A dull, painful waste of two hours."
 NEGATIVE_SPEECH = "Honestly, that was terrible. A boring and painful waste of my evening."
 
 
@@ -56,9 +57,7 @@ def build_examples(cache_dir: Path) -> list[Example]:
             "What a wonderful, heartfelt movie. I loved it.",
             ALL_MODALITIES,
         ),
-        Example(
-            "Typed: negative", None, None, "A dull, painful waste of two hours.", ALL_MODALITIES
-        ),
+        Example("Typed: negative", None, None, NEGATIVE_TEXT, ALL_MODALITIES),
     ]
     folder = cache_dir / f"examples-v{MEDIA_VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +71,10 @@ def build_examples(cache_dir: Path) -> list[Example]:
     if has_speech:
         positive = _cached(folder / "speech_positive.wav", lambda p: speak(POSITIVE_SPEECH, p))
         negative = _cached(folder / "speech_negative.wav", lambda p: speak(NEGATIVE_SPEECH, p))
-        examples.append(Example("Speech only: negative", None, str(negative), "", ALL_MODALITIES))
+        # Text switched off, so the voice decides (its transcript would otherwise be the text).
+        examples.append(
+            Example("Speech only, text switched off", None, str(negative), "", ["audio"])
+        )
         if face is not None:
             talking = _cached(folder / "face_speech.mp4", lambda p: face_clip(p, face, positive))
             examples += [
@@ -87,12 +89,20 @@ def build_examples(cache_dir: Path) -> list[Example]:
                     "Face + speech, text switched off", str(talking), None, "", ["audio", "vision"]
                 ),
                 Example(
-                    "Face + speech, 40% of frames dropped",
+                    "Face + speech, 40% of frames and tokens dropped",
                     str(talking),
                     None,
                     "",
                     ALL_MODALITIES,
                     0.4,
+                ),
+                # The modalities disagree: the explanation shows who pulls which way.
+                Example(
+                    "Smiling face, kind voice, harsh typed words",
+                    str(talking),
+                    None,
+                    NEGATIVE_TEXT,
+                    ALL_MODALITIES,
                 ),
             ]
     if face is not None and not has_speech:

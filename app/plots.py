@@ -47,7 +47,7 @@ def score_gauge_html(score: float, label: str, score_range: float = 3.0) -> str:
 </div>"""
 
 
-GAUGE_CSS = """
+PAGE_CSS = """
 .firf-gauge { padding: 8px 4px; }
 .firf-gauge-head { display: flex; align-items: center; gap: 14px; margin-bottom: 10px; }
 .firf-score { font-size: 2.6rem; font-weight: 700; font-variant-numeric: tabular-nums; }
@@ -78,9 +78,19 @@ def coverage_html(rows: Sequence[tuple[str, str, str]]) -> str:
     )
 
 
+WORD = {"t": "text", "a": "audio", "v": "vision"}
+
+
 def subset_name(subset: str) -> str:
-    """ "tav" -> "t+a+v": short enough for a bar label."""
-    return "+".join(subset)
+    """ "tv" -> "text+vision": a bar's label."""
+    return "+".join(WORD[letter] for letter in subset)
+
+
+def loss_label(rate: float, subset: str) -> str:
+    """ "70% of tokens", "70% of frames" or "70% of frames and tokens": what the loss hit in
+    `subset` ("tv": text tokens, audio and video frames)."""
+    units = [u for u, hit in (("frames", set(subset) - {"t"}), ("tokens", "t" in subset)) if hit]
+    return f"{100 * rate:.0f}% of {' and '.join(units)}"
 
 
 def subset_chart(
@@ -90,61 +100,91 @@ def subset_chart(
     after_loss: tuple[float, float] | None = None,
     score_range: float = 3.0,
 ) -> Figure:
-    """One bar per subset of the given modalities ("t", "ta", ...), coloured by label.
+    """One horizontal bar per subset of the given modalities ("t", "ta", ...), coloured by label.
 
-    A dashed line at the full-input score lets the distance of every reduced subset from it
-    (what reconstruction keeps) read at a glance; the full-input bar is hatched and the subset
-    the person actually selected gets a thick outline. The bars use every frame; with simulated
-    intra-modal loss, `after_loss` = (rate, score) puts the degraded score on the selected bar
-    as a diamond, so both effects show side by side.
+    The figure is as tall as the number of subsets needs, so a single subset is a short strip,
+    not a bar lost in an empty panel; a tick at each value keeps a score near 0 visible. The
+    values are written in a column right of the plot, where no line crosses them. With more than
+    one subset, a dashed line at the full-input score lets the distance of every reduced subset
+    from it (what reconstruction keeps) read at a glance; the full-input bar is hatched and the
+    subset the person selected is outlined. The bars use every frame; with simulated intra-modal
+    loss, `after_loss` = (rate, score) marks the degraded score on the selected bar with a large
+    ring and adds it to that bar's value.
     """
-    fig = Figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
-    ax = fig.add_subplot()
     names = list(scores)
+    fig = Figure(figsize=(6.4, 1.5 + 0.42 * len(names)), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    rows = list(range(len(names)))[::-1]  # first subset on top
     values = [scores[s] for s in names]
     colours = [label_colour(sentiment_label(v)) for v in values]
-    bars = ax.bar([subset_name(s) for s in names], values, color=colours, alpha=0.85)
-    for subset, bar, value in zip(names, bars, values, strict=True):
+    bars = ax.barh(rows, values, height=0.6, color=colours, alpha=0.85)
+    ax.plot(
+        values,
+        rows,
+        marker="|",
+        markersize=16,
+        markeredgewidth=2.5,
+        color="#333",
+        linestyle="none",
+        zorder=3,
+    )
+    side = ax.get_yaxis_transform()  # x in axes units, y in data units
+    for subset, bar, row, value in zip(names, bars, rows, values, strict=True):
         if subset == selected:
             bar.set_edgecolor("black")
             bar.set_linewidth(2.5)
         if subset == full:
             bar.set_hatch("//")
-        ax.annotate(
-            f"{value:+.2f}",
-            (bar.get_x() + bar.get_width() / 2, value),
-            xytext=(0, 3 if value >= 0 else -3),
-            textcoords="offset points",
-            ha="center",
-            va="bottom" if value >= 0 else "top",
+        text = f"{value:+.2f} {sentiment_label(value)}"
+        if after_loss is not None and subset == selected:
+            text += f"\n{after_loss[1]:+.2f} after the loss"
+        ax.text(
+            1.02,
+            row,
+            text,
+            transform=side,
+            va="center",
+            ha="left",
             fontsize=9,
+            color=label_colour(sentiment_label(value)),
+            fontweight="bold",
         )
-    ax.axhline(
-        scores[full],
-        color="black",
-        linestyle="--",
-        linewidth=1,
-        label=f"all given inputs ({subset_name(full)}): {scores[full]:+.2f}",
-    )
+    if len(names) > 1:
+        ax.axvline(
+            scores[full],
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            zorder=2,
+            label=f"all given inputs ({subset_name(full)}): {scores[full]:+.2f}",
+        )
     if after_loss is not None and selected in scores:
         rate, score = after_loss
-        bar = bars[names.index(selected)]
         ax.plot(
-            [bar.get_x() + bar.get_width() / 2],
             [score],
-            marker="D",
-            color="black",
+            [rows[names.index(selected)]],
+            marker="o",
+            markersize=13,
+            markerfacecolor="white",
+            markeredgecolor="black",
+            markeredgewidth=2.5,
             linestyle="none",
-            label=f"with {100 * rate:.0f}% of frames dropped: {score:+.2f}",
+            zorder=4,
+            label=f"with {loss_label(rate, selected)} dropped: {score:+.2f}",
         )
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    ax.axhline(0, color="#444", linewidth=0.8)
-    # Keep bars slim and centred when there are only one or two of them.
-    pad = max(0.6, (4 - len(names)) / 2)
-    ax.set_xlim(-pad, len(names) - 1 + pad)
-    ax.set_ylim(-score_range * 1.15, score_range * 1.15)
-    ax.set_title("Robustness: the score with each subset of the given inputs", fontsize=11)
-    ax.set_ylabel("sentiment score")
-    ax.set_xlabel("modalities kept (t text, a audio, v vision; outlined: your selection)")
+    ax.axvline(0, color="#444", linewidth=0.8)
+    ax.set_yticks(rows, [subset_name(s) for s in names])
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_xlim(-score_range * 1.1, score_range * 1.1)
+    ax.set_xlabel("sentiment score (-3 negative .. +3 positive)")
+    ax.set_title(
+        "The score with each subset of the given inputs"
+        if len(names) > 1
+        else "The score (only one modality given)",
+        fontsize=10,
+        loc="left",
+    )
     ax.spines[["top", "right"]].set_visible(False)
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(loc="outside lower left", fontsize=8, frameon=False, ncols=2)
     return fig

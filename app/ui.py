@@ -7,23 +7,17 @@ panel affordable on a CPU.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import gradio as gr
 import numpy as np
 
 from app.examples import Example
+from app.explain import coverage_rows, explain
 from app.plots import coverage_html, score_gauge_html, subset_chart
-from firf import (
-    MODALITIES,
-    Features,
-    InputError,
-    Pipeline,
-    Prediction,
-    draw_landmarks,
-    subset_code,
-)
+from firf import MODALITIES, Features, InputError, Pipeline, Prediction, draw_landmarks, subset_code
 from firf import predict as firf_predict
 
 INTRO = """
@@ -32,6 +26,13 @@ Record or upload a short clip of a face, speak, or type a sentence; FIRF scores 
 from -3 (very negative) to +3 (very positive). Switch modalities off, or drop a share of their
 frames, to see how much of the prediction the model reconstructs from what is left.
 """
+
+# The page's outputs, in the order the handlers return them. A new output gets a name here, a
+# component in ``build_demo`` and a value in ``result_view`` and ``empty_view``.
+OUTPUTS = ("score", "explanation", "text_source", "coverage", "chart", "face", "result")
+PLACEHOLDER = "The score appears here after you press Analyze."
+ANALYSING = "Analysing: decoding, transcribing and reading the face take a few seconds on a CPU."
+FAILED = "No result: see the message at the top right."
 
 
 @contextmanager
@@ -71,28 +72,18 @@ class Analyzer:
         text: str,
         modalities: list[str],
         intra_rate: float,
-    ) -> tuple:
-        """Everything the page shows: gauge, text source, coverage, subsets chart, face, JSON."""
+    ) -> list:
+        """Every output of the page, in ``OUTPUTS`` order (see ``result_view``)."""
         with readable_errors():
             features = self.pipeline.features(**_inputs(video, audio, text, modalities))
             pred = self.pipeline.run(features, drop=_dropped(modalities), intra_rate=intra_rate)
             pred.subsets = self.pipeline.run_subsets(features)
         for warning in pred.warnings:
             gr.Warning(warning)
-        chart = subset_chart(
-            pred.subsets,
-            full=subset_code(features.available),
-            selected=subset_code(pred.used),
-            after_loss=(intra_rate, pred.score) if intra_rate else None,
+        view = result_view(
+            pred, features, _dropped(modalities), after_loss=(intra_rate, pred.score)
         )
-        return (
-            score_gauge_html(pred.score, pred.label),
-            details_markdown(pred),
-            coverage_html(coverage_rows(pred, _dropped(modalities))),
-            chart,
-            gr.Image(landmarks_frame(features), visible=bool(features.frames)),
-            pred.to_dict(),
-        )
+        return [view[name] for name in OUTPUTS]
 
 
 def _inputs(
@@ -110,6 +101,43 @@ def _dropped(modalities: list[str]) -> tuple[str, ...]:
     return tuple(m for m in MODALITIES if m not in modalities)
 
 
+def result_view(
+    pred: Prediction,
+    features: Features,
+    switched_off: tuple[str, ...],
+    after_loss: tuple[float, float] = (0.0, 0.0),
+) -> dict[str, Any]:
+    """What each output shows for `pred` (which carries every subset's score in ``subsets``).
+
+    `after_loss` = (rate, score) of the simulated intra-modal loss; a rate of 0 means none.
+    """
+    full, selected = subset_code(features.available), subset_code(pred.used)
+    loss = after_loss if after_loss[0] else None
+    return {
+        "score": score_gauge_html(pred.score, pred.label),
+        "explanation": "**Why this score:** each input on its own, then together\n\n"
+        + explain(pred.subsets, full, selected, loss),
+        "text_source": details_markdown(pred),
+        "coverage": coverage_html(coverage_rows(pred.coverage, pred.used, switched_off)),
+        "chart": gr.Plot(subset_chart(pred.subsets, full, selected, loss), visible=True),
+        "face": gr.Image(landmarks_frame(features), visible=bool(features.frames)),
+        "result": pred.to_dict(),
+    }
+
+
+def empty_view(message: str) -> dict[str, Any]:
+    """Every output cleared, with `message` where the score goes (e.g. while analysing)."""
+    return {
+        "score": f'<div class="firf-gauge"><i>{message}</i></div>',
+        "explanation": "",
+        "text_source": "",
+        "coverage": "",
+        "chart": gr.Plot(None, visible=False),
+        "face": gr.Image(None, visible=False),
+        "result": None,
+    }
+
+
 def details_markdown(pred: Prediction) -> str:
     """Where the text came from, what was heard, and why a given input was treated as missing."""
     source = {
@@ -120,28 +148,6 @@ def details_markdown(pred: Prediction) -> str:
     lines = [f"**Text used:** {source}", f"**Speech transcript:** {heard}"]
     lines += [f"**Warning:** {warning}" for warning in pred.warnings]
     return "  \n".join(lines)
-
-
-def coverage_rows(pred: Prediction, switched_off: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """Per modality: used, switched off, missing or not given, and how much of it there was."""
-    rows = []
-    for name in MODALITIES:
-        info = pred.coverage.get(name)
-        if info is None:
-            rows.append((name, "not given", "-"))
-            continue
-        if name in pred.used:
-            state = "used"
-        else:
-            state = "switched off" if name in switched_off else "missing (see the warnings)"
-        if name == "vision":
-            amount = f"face in {100 * info['face_share']:.0f}% of {info['frames']} frames"
-        elif name == "audio":
-            amount = f"{info['seconds']:.1f} s of sound"
-        else:
-            amount = f"{info['tokens']} tokens"
-        rows.append((name, state, amount))
-    return rows
 
 
 def landmarks_frame(features: Features) -> np.ndarray | None:
@@ -155,6 +161,11 @@ def landmarks_frame(features: Features) -> np.ndarray | None:
     return draw_landmarks(features.frames[index], features.landmarks[index])
 
 
+def cleared(message: str) -> Callable[[], list]:
+    """A handler that empties every output and shows `message` where the score goes."""
+    return lambda: [empty_view(message)[name] for name in OUTPUTS]
+
+
 def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
     analyzer = Analyzer(pipeline)
     # Uploads are deleted an hour after they arrive, so a long-running demo keeps its disk use.
@@ -165,12 +176,12 @@ def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 video = gr.Video(
-                    sources=["webcam", "upload"],
+                    sources=["upload", "webcam"],
                     include_audio=True,
                     label="Video: face (its sound is used as audio)",
                 )
                 audio = gr.Audio(
-                    sources=["microphone", "upload"], type="filepath", label="Audio: speech"
+                    sources=["upload", "microphone"], type="filepath", label="Audio: speech"
                 )
                 text = gr.Textbox(
                     label="Text",
@@ -195,28 +206,57 @@ def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
                 )
                 run = gr.Button("Analyze", variant="primary", elem_id="analyze")
             with gr.Column(scale=6):
-                gauge = gr.HTML(score_placeholder(), elem_id="score")
-                source = gr.Markdown(elem_id="text-source")
-                coverage = gr.HTML(elem_id="coverage")
-                chart = gr.Plot(show_label=False)
-                face = gr.Image(
-                    label="Face landmarks (middle frame with a face)",
-                    interactive=False,
-                    height=260,
-                    visible=False,
-                )
+                outputs = {
+                    "score": gr.HTML(empty_view(PLACEHOLDER)["score"], elem_id="score"),
+                    "explanation": gr.Markdown(elem_id="explanation"),
+                    "text_source": gr.Markdown(elem_id="text-source"),
+                    "coverage": gr.HTML(elem_id="coverage"),
+                    "chart": gr.Plot(show_label=False, visible=False, elem_id="chart"),
+                    "face": gr.Image(
+                        label="Face landmarks (middle frame with a face)",
+                        interactive=False,
+                        height=260,
+                        visible=False,
+                    ),
+                }
                 with gr.Accordion("Full result (JSON)", open=False):
-                    result = gr.JSON(label="prediction")
-        gr.Examples(
+                    outputs["result"] = gr.JSON(label="prediction")
+        shown = [outputs[name] for name in OUTPUTS]
+        inputs = [video, audio, text, modalities, intra_rate]
+        examples_table = gr.Examples(
             [e.row() for e in examples],
-            inputs=[video, audio, text, modalities, intra_rate],
+            inputs=inputs,
             example_labels=[e.label for e in examples],
             label="Examples (generated offline at start-up)",
         )
+        # A result must never sit next to inputs it was not computed from.
+        examples_table.load_input_event.then(
+            cleared(PLACEHOLDER),
+            outputs=shown,
+            show_progress="hidden",
+            queue=False,
+            api_visibility="private",
+        )
+        # Progress is the "Analysing" line in place of the score, not Gradio's status overlay:
+        # on an error that overlay puts a red "Error" badge on every output, next to the
+        # error message that already says what went wrong.
         run.click(
+            cleared(ANALYSING),
+            outputs=shown,
+            show_progress="hidden",
+            queue=False,
+            api_visibility="private",
+        ).then(
             analyzer.analyze_view,
-            inputs=[video, audio, text, modalities, intra_rate],
-            outputs=[gauge, source, coverage, chart, face, result],
+            inputs=inputs,
+            outputs=shown,
+            show_progress="hidden",
+            api_visibility="private",
+        ).failure(
+            cleared(FAILED),
+            outputs=shown,
+            show_progress="hidden",
+            queue=False,
             api_visibility="private",
         )
         # API-only endpoint with exactly the documented signature (no trigger on the page).
@@ -224,11 +264,7 @@ def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
             triggers=[],
             fn=analyzer.analyze,
             inputs=[video, audio, text, modalities],
-            outputs=result,
+            outputs=outputs["result"],
             api_name="analyze",
         )
     return demo
-
-
-def score_placeholder() -> str:
-    return '<div class="firf-gauge"><i>The score appears here after you press Analyze.</i></div>'

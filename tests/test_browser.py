@@ -64,6 +64,11 @@ def test_typed_text_shows_the_models_score(page, app_url: str):
     assert page.locator(".firf-label").inner_text() == expected["label"]
     assert "Text used: the typed text" in page.locator("#text-source").inner_text()
     assert "text\tused" in page.locator("#coverage").inner_text()
+    # Only text was given: the explanation has the one subset the chart shows.
+    assert page.locator("#explanation li").all_inner_texts() == [
+        f"The words alone read {expected['score']:+.2f} ({expected['label']}) — your selection, "
+        "the score above."
+    ]
 
 
 def test_everything_switched_off_shows_the_reason(page):
@@ -73,3 +78,28 @@ def test_everything_switched_off_shows_the_reason(page):
     page.locator("#analyze").click()
     page.get_by_text("every modality is switched off").first.wait_for()
     assert page.locator(".firf-score").count() == 0
+    assert "No result" in page.locator("#score").inner_text()
+    # The error toast says it all: no "Error" badge over each output panel besides it.
+    assert page.get_by_text("Error", exact=True).filter(visible=True).count() <= 1
+
+
+def test_example_clip_explains_every_subset_and_the_loss(page):
+    page.get_by_text("Face + speech, 40% of frames and tokens dropped", exact=True).click()
+    page.locator("#analyze").click()
+    score = page.locator(".firf-score")
+    score.wait_for()
+    lines = page.locator("#explanation li").all_inner_texts()
+    assert len(lines) == 7 + 1  # every subset of text, audio and vision, then the loss
+    assert lines[0].startswith("The words alone read ")
+    assert lines[2].startswith("The face alone reads ")
+    assert lines[6].startswith("The words, the voice and the face together read ")
+    assert "your selection" in lines[6] and "every input you gave" in lines[6]
+    assert "the face (" in lines[6] and "the words (" in lines[6]
+    assert lines[7].startswith("With 40% of frames and tokens dropped at random")
+    assert f"your selection reads {score.inner_text()} " in lines[7]
+    coverage = page.locator("#coverage").inner_text()
+    assert coverage.count("simulated loss:") == 3  # text, audio and vision all lost some
+    # Loading another example clears the result computed from the previous inputs.
+    page.get_by_text("Typed: negative", exact=True).click()
+    score.wait_for(state="detached")
+    assert page.locator("#explanation li").count() == 0
