@@ -1,10 +1,11 @@
-"""Regenerate docs/screenshot.png from a running demo (needs Playwright and /usr/bin/chromium).
+"""Regenerate the demo's screenshots in docs/ from a running demo (Playwright, /usr/bin/chromium).
 
     python app.py &                      # wait until it serves
-    python -m tools.screenshot             # or --url http://127.0.0.1:PORT/ --out FILE
+    python -m tools.screenshot           # or --url http://127.0.0.1:PORT/ --out-dir DIR
 
-It loads the face-and-speech example with text switched off, presses Analyze and captures the
-whole page, so the picture shows what reconstruction keeps when a modality is missing.
+Each picture loads one example, presses Analyze and captures the whole page: the face-and-speech
+example with text switched off shows what reconstruction keeps when a modality is missing, the
+one whose typed words contradict the smiling face shows the explanation of a disagreement.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = "Face + speech, text switched off"
+# file in docs/ -> the example it shows
+SHOTS = {
+    "screenshot.png": "Face + speech, text switched off",
+    "screenshot-disagreement.png": "Smiling face, kind voice, harsh typed words",
+}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -27,29 +32,34 @@ CHROMIUM_ARGS = [
 ]
 
 
-def capture(url: str, out: Path, timeout_ms: int = 180_000) -> None:
+def capture(url: str, out_dir: Path, timeout_ms: int = 180_000) -> list[Path]:
+    written = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(timeout_ms)
-        page.goto(url)
-        page.get_by_text(EXAMPLE, exact=True).click()
-        page.locator("#analyze").click()
-        page.locator(".firf-score").wait_for()
-        page.wait_for_timeout(1000)  # let the chart image and the landmark frame finish loading
-        page.screenshot(path=str(out), full_page=True)
+        for name, example in SHOTS.items():
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(timeout_ms)
+            page.goto(url)
+            page.get_by_text(example, exact=True).click()
+            page.locator("#analyze").click()
+            page.locator(".firf-score").wait_for()
+            page.wait_for_timeout(1000)  # let the chart and the landmark frame finish loading
+            page.screenshot(path=str(out_dir / name), full_page=True)
+            page.close()
+            written.append(out_dir / name)
         browser.close()
+    return written
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860/")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "docs")
     args = parser.parse_args()
-    capture(args.url, args.out)
-    print(f"wrote {args.out}")
+    for path in capture(args.url, args.out_dir):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
