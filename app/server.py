@@ -19,9 +19,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from app.config import AppConfig, parse_args
 from firf import InputError
+
+if TYPE_CHECKING:
+    from firf import Pipeline
 
 log = logging.getLogger("app")
 
@@ -77,7 +81,7 @@ def native_noise_filtered() -> Iterator[None]:
             sys.stderr.flush()
 
 
-def load_pipeline(cfg: AppConfig):
+def load_pipeline(cfg: AppConfig) -> Pipeline:
     """The pipeline, loaded and run once; a missing checkpoint fails before any model loads."""
     from firf import Pipeline
 
