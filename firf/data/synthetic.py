@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from firf.data.dataset import FeatureDataset, Sample
 from firf.errors import InputError
@@ -105,6 +104,10 @@ def _render(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Frames = projected content + structured (clip nuisance + AR(1)) noise + i.i.d. noise."""
+    # Imported here: scipy.signal takes about a second to import, and every `import firf.data`
+    # (the app, `firf predict`) would pay it for a benchmark it does not run.
+    from scipy.signal import lfilter
+
     nuisance = rng.normal(size=cfg.noise_factors)
     # AR(1) drift d_j = 0.8 d_{j-1} + 0.6 e_j, started from its stationary N(0, 1) law.
     start = 0.8 * rng.normal(size=(1, cfg.noise_factors))
