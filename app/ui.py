@@ -62,7 +62,9 @@ class Analyzer:
         """
         with readable_errors():
             inputs = _inputs(video, audio, text, modalities)
-            pred = firf_predict(**inputs, drop=_dropped(modalities), pipeline=self.pipeline)
+            pred = firf_predict(
+                **inputs, drop=_dropped(modalities), transcript=True, pipeline=self.pipeline
+            )
         return pred.to_dict()
 
     def analyze_view(
@@ -75,7 +77,8 @@ class Analyzer:
     ) -> list:
         """Every output of the page, in ``OUTPUTS`` order (see ``result_view``)."""
         with readable_errors():
-            features = self.pipeline.features(**_inputs(video, audio, text, modalities))
+            inputs = _inputs(video, audio, text, modalities)
+            features = self.pipeline.features(**inputs, transcript=True)
             pred = self.pipeline.run(features, drop=_dropped(modalities), intra_rate=intra_rate)
             pred.subsets = self.pipeline.run_subsets(features)
         for warning in pred.warnings:

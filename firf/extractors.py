@@ -46,8 +46,9 @@ class Extractors:
     ``from_signatures`` rebuilds the same extractors. Policy settings do not change features:
     ``text_from_transcript`` uses the speech transcript as the text when none is typed;
     ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for most of
-    their work); ``transcribe=False`` skips Whisper's decoder when the transcript is not
-    needed as the text, which saves most of Whisper's time; ``max_seconds`` caps the media.
+    their work); Whisper's decoder, most of Whisper's time, runs only when the transcript is the
+    text or is asked for (``transcribe=True`` for every input, ``features(transcript=True)`` for
+    one); ``max_seconds`` caps the media.
     """
 
     def __init__(
@@ -60,7 +61,7 @@ class Extractors:
         text_from_transcript: bool = True,
         concurrent: bool = True,
         max_seconds: float = MAX_SECONDS,
-        transcribe: bool = True,
+        transcribe: bool = False,
     ):
         self.device = resolve_device(device)
         self.whisper = whisper
@@ -120,6 +121,7 @@ class Extractors:
         audio: Any = None,
         text: str | None = None,
         skip: str | Iterable[str] = (),
+        transcript: bool = False,
     ) -> Features:
         """Decode and extract every given modality not in ``skip``.
 
@@ -127,7 +129,8 @@ class Extractors:
         frames)``; its sound track is the audio unless ``audio`` is given. ``audio``: a path,
         encoded bytes, ``(rate, samples)`` or 16 kHz samples. ``text``: typed text; when it is
         empty, the transcript (``text_from_transcript``). A skipped modality is not extracted,
-        except that speech is still transcribed when the transcript is the text.
+        except that speech is still transcribed when the transcript is the text. ``transcript``
+        asks for the transcript even when the score does not use it (typed or dropped text).
         """
         skip = set(parse_modalities(skip))
         if text is not None and not isinstance(text, str):
@@ -136,16 +139,17 @@ class Extractors:
             raise InputError("nothing to analyse: give a video, an audio recording or some text")
         typed = (text or "").strip()
         need_transcript = not typed and self.text_from_transcript and "text" not in skip
+        transcribe = need_transcript or transcript or self.transcribe
         out, missing = Features(), []
 
-        wave, clip = self._decode(video, audio, skip, need_transcript, out, missing)
+        wave, clip = self._decode(video, audio, skip, transcribe, out, missing)
         if wave is not None:
             wave = self._unless_silent(wave, out, missing)
         jobs: dict[str, Callable[[], Any]] = {}
         if clip is not None and "vision" not in skip:
             jobs["vision"] = lambda: self.vision(clip.frames)
         if wave is not None:
-            jobs["audio"] = lambda: self._listen(wave, need_transcript or self.transcribe)
+            jobs["audio"] = lambda: self._listen(wave, transcribe)
         results = self._run(jobs, out.timings)
 
         if "vision" in results:
@@ -163,12 +167,12 @@ class Extractors:
         video: VideoInput | None,
         audio: Any,
         skip: set[str],
-        need_transcript: bool,
+        transcribe: bool,
         out: Features,
         missing: Missing,
     ) -> tuple[np.ndarray | None, VideoClip | None]:
         """The 16 kHz wave (from ``audio``, else the video's sound) and the sampled video."""
-        need_wave = "audio" not in skip or need_transcript
+        need_wave = "audio" not in skip or transcribe
         started = perf_counter()
         wave = load_audio(audio, self.max_seconds) if audio is not None and need_wave else None
         clip = None

@@ -203,6 +203,7 @@ def predict(
     intra_rate: float = 0.0,
     seed: int = 0,
     subsets: bool = False,
+    transcript: bool = False,
     pipeline: Pipeline | None = None,
 ) -> Prediction:
     """Sentiment of the given inputs; see ``Extractors.features`` for the accepted types.
@@ -210,14 +211,18 @@ def predict(
     ``drop`` switches modalities off ("text", "audio", "vision" or t, a, v; a list or a
     comma-separated string). ``intra_rate`` drops that share of the remaining frames at random
     (seeded by ``seed``) to simulate damaged input. ``subsets`` adds the score of every subset
-    of the available modalities. ``pipeline`` replaces the process-wide default one (then
+    of the available modalities. ``transcript`` transcribes the speech even when the score does
+    not use it (text typed or dropped); otherwise Whisper's decoder, most of the cost of speech,
+    is skipped there and ``transcript`` is None. ``pipeline`` replaces the process-wide default one (then
     ``device`` must be left out). Bad input raises ``firf.InputError``.
     """
     if pipeline is not None and device is not None:
         raise InputError("pass device to the Pipeline you give, not to predict()")
     pipeline = pipeline or default_pipeline(device)
     dropped = parse_modalities(drop)
-    features = pipeline.features(video=video, audio=audio, text=text, skip=dropped)
+    features = pipeline.features(
+        video=video, audio=audio, text=text, skip=dropped, transcript=transcript
+    )
     prediction = pipeline.run(features, drop=dropped, intra_rate=intra_rate, seed=seed)
     if subsets:
         prediction.subsets = pipeline.run_subsets(features)

@@ -63,6 +63,15 @@ def test_drop_is_parsed_and_transcript_still_feeds_text(capsys, checkpoint, file
     assert "movie" in result["transcript"].lower()
 
 
+def test_transcript_is_opt_in_when_text_is_off(capsys, checkpoint, files):
+    common = ["--audio", str(files["speech"]), "--drop", "text", "--json"]
+    code, out, _ = predict_cli(capsys, *common, "--weights", str(checkpoint))
+    assert code == 0 and json.loads(out)["transcript"] is None
+    code, out, _ = predict_cli(capsys, *common, "--transcript", "--weights", str(checkpoint))
+    result = json.loads(out)
+    assert code == 0 and result["used"] == ["audio"] and "movie" in result["transcript"].lower()
+
+
 def test_human_summary(capsys, checkpoint, files):
     code, out, _ = predict_cli(
         capsys, "--video", str(files["blank"]), "--text", "fine", "--weights", str(checkpoint)

@@ -111,11 +111,22 @@ def test_concurrent_and_sequential_extraction_agree(pipeline, clip_pred, clip_fe
 
 def test_typed_text_wins_and_audio_arrays_work(pipeline, files, speech_pred):
     rate, samples = media.read_wav(files["speech"])
-    pred = firf.predict(audio=(rate, samples), text="Terrible.", pipeline=pipeline)
+    pred = firf.predict(audio=(rate, samples), text="Terrible.", transcript=True, pipeline=pipeline)
     assert pred.used == ("text", "audio")
     assert pred.text_source == "typed" and pred.coverage["text"]["tokens"] == 4
-    assert pred.transcript == speech_pred.transcript  # still reported
+    assert pred.transcript == speech_pred.transcript  # reported when asked for
     assert pred.coverage["audio"] == speech_pred.coverage["audio"]
+
+
+def test_speech_without_text_is_not_transcribed_unless_asked(pipeline, files, speech_pred):
+    """Whisper's decoder is most of the cost of speech: it runs only when its words are used
+    or wanted, and the audio features do not depend on whether it ran."""
+    silent = pipeline.features(audio=files["speech"], skip="text")
+    asked = pipeline.features(audio=files["speech"], skip="text", transcript=True)
+    assert silent.transcript is None and asked.transcript == speech_pred.transcript
+    np.testing.assert_array_equal(silent.arrays["audio"], asked.arrays["audio"])
+    typed = firf.predict(audio=files["speech"], text="Terrible.", pipeline=pipeline)
+    assert typed.transcript is None and typed.used == ("text", "audio")
 
 
 def test_video_frames_array_is_accepted(pipeline, files):

@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--subsets", action="store_true", help="also score every subset of the given modalities"
     )
+    parser.add_argument(
+        "--transcript",
+        action="store_true",
+        help="transcribe the speech even when the score does not use it (text typed or dropped)",
+    )
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     parser.add_argument(
         "--weights",
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                     "--batch takes its inputs from the file; drop --video/--audio/--text"
                 )
             return _run_batch(args, pipeline)
-        prediction = _predict(pipeline, args.video, args.audio, args.text, args.drop, args.subsets)
+        prediction = _predict(pipeline, args.video, args.audio, args.text, args.drop, args)
     except InputError as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
@@ -67,10 +72,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(pipeline: Any, video: Any, audio: Any, text: Any, drop: Any, subsets: bool):
+def _predict(pipeline: Any, video: Any, audio: Any, text: Any, drop: Any, args: argparse.Namespace):
     from firf.pipeline import predict
 
-    return predict(video, audio, text, drop, subsets=subsets, pipeline=pipeline)
+    return predict(
+        video,
+        audio,
+        text,
+        drop,
+        subsets=args.subsets,
+        transcript=args.transcript,
+        pipeline=pipeline,
+    )
 
 
 def _run_batch(args: argparse.Namespace, pipeline: Any) -> int:
@@ -83,7 +96,7 @@ def _run_batch(args: argparse.Namespace, pipeline: Any) -> int:
                 raise job
             drop = job.get("drop", args.drop)
             result = _predict(
-                pipeline, job.get("video"), job.get("audio"), job.get("text"), drop, args.subsets
+                pipeline, job.get("video"), job.get("audio"), job.get("text"), drop, args
             ).to_dict()
         except InputError as error:
             failed += 1
