@@ -188,3 +188,42 @@ def subset_chart(
     if ax.get_legend_handles_labels()[0]:
         fig.legend(loc="outside lower left", fontsize=8, frameon=False, ncols=2)
     return fig
+
+
+MODALITY_COLOURS = {"text": "#1f77b4", "audio": "#ff7f0e", "vision": "#9467bd"}
+
+
+def timeline_chart(points: Sequence[Mapping], score_range: float = 3.0) -> Figure:
+    """The score over time: each modality's own score as a bar across its segment (coloured),
+    the combined score as a black line through the segments' middles.
+
+    A modality's bars stop where it is missing (face out of the picture, silence, no words) and
+    the black line breaks over a stretch that had nothing to score, so drop-outs show as gaps.
+    """
+    fig = Figure(figsize=(6.4, 2.8), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for m, colour in MODALITY_COLOURS.items():
+        spans = [(p["start"], p["end"], p["modalities"].get(m)) for p in points]
+        spans = [(a, b, v) for a, b, v in spans if v is not None]
+        if spans:
+            xs = [x for a, b, _ in spans for x in (a, b, float("nan"))]
+            ys = [y for _, _, v in spans for y in (v, v, float("nan"))]
+            ax.plot(xs, ys, color=colour, linewidth=3, alpha=0.8, solid_capstyle="butt", label=m)
+    times: list[float] = []
+    scores: list[float] = []
+    for index, point in enumerate(points):
+        if index and points[index - 1]["end"] < point["start"] - 1e-6:  # a stretch left out
+            times.append((points[index - 1]["end"] + point["start"]) / 2)
+            scores.append(float("nan"))
+        times.append((point["start"] + point["end"]) / 2)
+        scores.append(point["score"])
+    ax.plot(times, scores, color="black", marker="o", markersize=3, linewidth=1.5, label="all kept")
+    ax.axhline(0, color="#444", linewidth=0.8)
+    ax.set_ylim(-score_range * 1.05, score_range * 1.05)
+    ax.set_xlim(0, max((p["end"] for p in points), default=1.0))
+    ax.set_title("Sentiment over time, per utterance or quiet stretch", fontsize=11)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("sentiment score")
+    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=4)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig

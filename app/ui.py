@@ -13,11 +13,22 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from matplotlib.figure import Figure
 
 from app.examples import Example
 from app.explain import coverage_rows, explain
-from app.plots import coverage_html, score_gauge_html, subset_chart
-from firf import MODALITIES, Features, InputError, Pipeline, Prediction, draw_landmarks, subset_code
+from app.plots import coverage_html, score_gauge_html, subset_chart, timeline_chart
+from firf import (
+    MODALITIES,
+    TIMELINE_SECONDS,
+    Features,
+    InputError,
+    Pipeline,
+    Prediction,
+    draw_landmarks,
+    predict_timeline,
+    subset_code,
+)
 from firf import predict as firf_predict
 
 INTRO = """
@@ -29,7 +40,17 @@ frames, to see how much of the prediction the model reconstructs from what is le
 
 # The page's outputs, in the order the handlers return them. A new output gets a name here, a
 # component in ``build_demo`` and a value in ``result_view`` and ``empty_view``.
-OUTPUTS = ("score", "explanation", "text_source", "coverage", "chart", "face", "result")
+OUTPUTS = (
+    "score",
+    "explanation",
+    "text_source",
+    "coverage",
+    "chart",
+    "timeline",
+    "face",
+    "result",
+)
+TIMELINE_FROM_SECONDS = 10.0  # clips at least this long also get a timeline
 PLACEHOLDER = "The score appears here after you press Analyze."
 ANALYSING = "Analysing: decoding, transcribing and reading the face take a few seconds on a CPU."
 FAILED = "No result: see the message at the top right."
@@ -86,7 +107,39 @@ class Analyzer:
         view = result_view(
             pred, features, _dropped(modalities), after_loss=(intra_rate, pred.score)
         )
+        figure = self.timeline_figure(video, audio, text, modalities, pred)
+        view["timeline"] = gr.Plot(figure, visible=figure is not None)
         return [view[name] for name in OUTPUTS]
+
+    def timeline_figure(
+        self,
+        video: str | None,
+        audio: str | None,
+        text: str,
+        modalities: list[str],
+        pred: Prediction,
+    ) -> Figure | None:
+        """The score over time for a clip of ``TIMELINE_FROM_SECONDS`` or more, else None.
+
+        It scores the clip again segment by segment, within the app's ``--max-seconds`` cap;
+        typed text has no time in the clip, so with typed text there is no timeline.
+        """
+        seconds = max(
+            pred.coverage.get("audio", {}).get("seconds", 0.0),
+            pred.coverage.get("vision", {}).get("frames", 0) / self.pipeline.extractors.fps,
+        )
+        if seconds < TIMELINE_FROM_SECONDS or (text or "").strip():
+            return None
+        with readable_errors():
+            over_time = predict_timeline(
+                self.pipeline,
+                video or None,
+                audio or None,
+                None,
+                _dropped(modalities),
+                max_seconds=min(self.pipeline.extractors.max_seconds, TIMELINE_SECONDS),
+            )
+        return timeline_chart(over_time.timeline)
 
 
 def _inputs(
@@ -123,6 +176,7 @@ def result_view(
         "text_source": details_markdown(pred),
         "coverage": coverage_html(coverage_rows(pred.coverage, pred.used, switched_off)),
         "chart": gr.Plot(subset_chart(pred.subsets, full, selected, loss), visible=True),
+        "timeline": gr.Plot(None, visible=False),  # filled by Analyzer for long clips
         "face": gr.Image(landmarks_frame(features), visible=bool(features.frames)),
         "result": pred.to_dict(),
     }
@@ -136,6 +190,7 @@ def empty_view(message: str) -> dict[str, Any]:
         "text_source": "",
         "coverage": "",
         "chart": gr.Plot(None, visible=False),
+        "timeline": gr.Plot(None, visible=False),
         "face": gr.Image(None, visible=False),
         "result": None,
     }
@@ -215,6 +270,7 @@ def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
                     "text_source": gr.Markdown(elem_id="text-source"),
                     "coverage": gr.HTML(elem_id="coverage"),
                     "chart": gr.Plot(show_label=False, visible=False, elem_id="chart"),
+                    "timeline": gr.Plot(show_label=False, visible=False, elem_id="timeline"),
                     "face": gr.Image(
                         label="Face landmarks (middle frame with a face)",
                         interactive=False,

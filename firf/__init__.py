@@ -29,6 +29,8 @@ _LAZY = {
     "draw_landmarks": "firf.extract.vision",
     "resolve_weights": "firf.weights",
     "cache_dir": "firf.cache",
+    "predict_timeline": "firf.timeline",
+    "TIMELINE_SECONDS": "firf.timeline",
 }
 
 __all__ = [

@@ -28,6 +28,7 @@ from firf.features import Features
 from firf.missing import drop_frames
 from firf.modalities import MODALITIES, SUBSETS, parse_modalities, parse_subset, subset_code
 from firf.prediction import Prediction, sentiment_label
+from firf.timeline import predict_timeline
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ def predict(
     seed: int = 0,
     subsets: bool = False,
     transcript: bool = False,
+    timeline: bool = False,
     pipeline: Pipeline | None = None,
 ) -> Prediction:
     """Sentiment of the given inputs; see ``Extractors.features`` for the accepted types.
@@ -213,13 +215,19 @@ def predict(
     (seeded by ``seed``) to simulate damaged input. ``subsets`` adds the score of every subset
     of the available modalities. ``transcript`` transcribes the speech even when the score does
     not use it (text typed or dropped); otherwise Whisper's decoder, most of the cost of speech,
-    is skipped there and ``transcript`` is None. ``pipeline`` replaces the process-wide default one (then
+    is skipped there and ``transcript`` is None. ``timeline`` scores a long clip (a video or
+    audio file of up to a few minutes, no typed text) per utterance as well, in
+    ``Prediction.timeline`` (see ``firf.timeline``). ``pipeline`` replaces the process-wide default one (then
     ``device`` must be left out). Bad input raises ``firf.InputError``.
     """
     if pipeline is not None and device is not None:
         raise InputError("pass device to the Pipeline you give, not to predict()")
     pipeline = pipeline or default_pipeline(device)
     dropped = parse_modalities(drop)
+    if timeline:
+        if intra_rate:
+            raise InputError("intra_rate simulates damage to one clip; leave it out of a timeline")
+        return predict_timeline(pipeline, video, audio, text, dropped, transcript, subsets)
     features = pipeline.features(
         video=video, audio=audio, text=text, skip=dropped, transcript=transcript
     )

@@ -33,7 +33,9 @@ class Prediction:
     ``observed`` frames or tokens and how many of them the simulated loss ``dropped``).
     ``timings``: seconds per step (decode, each extractor, model). ``subsets``: score per
     modality subset ("t", "ta", ...) when asked for.
-    ``warnings``: inputs that were given but treated as missing, and why.
+    ``warnings``: inputs that were given but treated as missing, and why. ``timeline``: when
+    asked for, per segment of the clip in time order ``{"start", "end", "score", "modalities":
+    {"text", "audio", "vision"}}`` in seconds and scores, None where a modality is missing.
     """
 
     score: float
@@ -45,6 +47,7 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)
     subsets: dict[str, float] | None = None
     warnings: list[str] = field(default_factory=list)
+    timeline: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (lists, dicts, str, float, int, None)."""

@@ -8,6 +8,7 @@ generator takes well under a second for its default size.
 from __future__ import annotations
 
 import wave
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -131,6 +132,28 @@ def blank_clip(
     image = data.coffee()
     frames = [_moving_view(image, i / fps, size) for i in range(int(round(seconds * fps)))]
     return _write_clip(path, frames, fps, audio_wav, container)
+
+
+def face_in_and_out_clip(
+    path: str | Path,
+    seconds: float,
+    face_shown: Callable[[float], bool],
+    fps: int = 5,
+    audio_wav: str | Path | None = None,
+    size: int = 256,
+) -> Path:
+    """The drifting astronaut while ``face_shown(t)``, the faceless coffee cup otherwise.
+
+    A long recording where the speaker now and then leaves the picture.
+    """
+    from skimage import data
+
+    face, cup = face_image(), data.coffee()
+    frames = [
+        _moving_view(face if face_shown(i / fps) else cup, i / fps, size)
+        for i in range(int(round(seconds * fps)))
+    ]
+    return _write_clip(path, frames, fps, audio_wav, "mp4")
 
 
 def corrupt_file(path: str | Path, source: str | Path | None = None) -> Path:

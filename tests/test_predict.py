@@ -34,6 +34,7 @@ RESULT_KEYS = {
     "timings",
     "subsets",
     "warnings",
+    "timeline",
 }
 
 

@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="transcribe the speech even when the score does not use it (text typed or dropped)",
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also score a long clip (up to a few minutes) per utterance, each modality alone",
+    )
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     parser.add_argument(
         "--weights",
@@ -82,6 +87,7 @@ def _predict(pipeline: Any, video: Any, audio: Any, text: Any, drop: Any, args: 
         drop,
         subsets=args.subsets,
         transcript=args.transcript,
+        timeline=args.timeline,
         pipeline=pipeline,
     )
 
@@ -160,6 +166,13 @@ def summary(result: dict) -> str:
         lines.append(f"vision: face in {vision['face_share']:.0%} of {vision['frames']} frames")
     for name, score in (result["subsets"] or {}).items():
         lines.append(f"subset {name}: {score:+.2f}")
+    for point in result.get("timeline") or []:
+        alone = ", ".join(
+            f"{m} {'-' if s is None else f'{s:+.2f}'}" for m, s in point["modalities"].items()
+        )
+        lines.append(
+            f"{point['start']:6.1f}-{point['end']:6.1f} s: {point['score']:+.2f} ({alone})"
+        )
     lines.extend(f"warning: {warning}" for warning in result["warnings"])
     return "\n".join(lines)
 
