@@ -3,13 +3,15 @@
 In one process, after a warm-up call of each step, it times (median of ``--runs``): decoding the
 clip, Whisper alone (real-length encoder + greedy transcript), the Face Mesh and MiniLM
 extractors, FIRF alone on ready features, and the whole ``firf.predict`` with the extractors run
-one after the other and in two threads. It also compares Whisper's encoder on a 5-second clip
+one after the other and in two threads (each decoding its own input, so Face Mesh and the video
+decoding overlap Whisper), and a speech-only prediction with the text switched off (no
+transcript asked for: Whisper's encoder alone). It also compares Whisper's encoder on a 5-second clip
 with a 30-second one (openai-whisper pads every clip to 30 s, so that is its cost for any short
 clip), and measures the peak resident memory of a fresh process that has run ``predict`` once.
 
 Without ``--weights`` it uses the bundled checkpoint, or, when there is none yet, a randomly
 initialised FIRF of the default size (as fast as a trained one). The media are generated
-offline: espeak-ng speech and scikit-image's astronaut photo.
+offline (``benchmarks/talking_clip.py``): espeak-ng speech and scikit-image's astronaut photo.
 
     python benchmarks/latency.py                   # CPU
     python benchmarks/latency.py --device cuda
@@ -32,16 +34,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-import media  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from record import append_section, machine  # noqa: E402
+from talking_clip import talking_clip  # noqa: E402
 
 from firf.extract.decode import SAMPLE_RATE, load_audio, load_video  # noqa: E402
 from firf.extractors import Extractors  # noqa: E402
-from firf.pipeline import Pipeline  # noqa: E402
+from firf.pipeline import Pipeline, predict  # noqa: E402
 from firf.weights import BUNDLED_WEIGHTS, is_checkpoint  # noqa: E402
 
 CLIP_SECONDS = 10.0
@@ -61,16 +62,6 @@ from firf.pipeline import Pipeline
 firf.predict(video=sys.argv[1], pipeline=Pipeline.from_pretrained(sys.argv[2], device=sys.argv[3]))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
-
-
-def make_clip(folder: Path) -> Path:
-    """A 10 s mp4 of the moving astronaut face with about 10 s of espeak-ng speech."""
-    spoken = media.speech_wav(folder / "speech.wav", SPEECH)
-    rate, pcm = media.read_wav(spoken)
-    samples = int(CLIP_SECONDS * rate)
-    pcm = np.pad(pcm, (0, max(0, samples - pcm.size)))[:samples]
-    track = media.write_wav(folder / "track.wav", pcm.astype(np.float32) / 32768, rate)
-    return media.face_clip(folder / "clip.mp4", CLIP_SECONDS, fps=25, audio_wav=track, size=480)
 
 
 def random_checkpoint(folder: Path, device: str) -> Path:
@@ -125,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        clip = make_clip(folder)
+        clip, _ = talking_clip(folder, SPEECH, CLIP_SECONDS)
         if args.weights:
             weights, which = Path(args.weights), f"checkpoint {args.weights}"
         elif is_checkpoint(BUNDLED_WEIGHTS):
@@ -135,10 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             which = "a randomly initialised default-size FIRF (no bundled checkpoint yet)"
         sequential = Pipeline.from_pretrained(weights, device=device, concurrent=False).load()
         concurrent = Pipeline.from_pretrained(weights, device=device, concurrent=True).load()
+        extractors = sequential.extractors
 
-        decoded = load_video(clip, fps=sequential.fps)
+        decoded = load_video(clip, fps=extractors.fps)
         wave = decoded.audio
-        heard = sequential.audio(wave)
+        heard = extractors.audio(wave)
         features = sequential.features(video=clip)
         speech = load_audio(folder / "speech.wav")
         five = np.resize(speech, 5 * SAMPLE_RATE)
@@ -147,15 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         runs = args.runs
         seconds = {
             "decode video + audio (PyAV)": timed(
-                lambda: load_video(clip, fps=sequential.fps), runs, device
+                lambda: load_video(clip, fps=extractors.fps), runs, device
             ),
-            "Whisper: encoder + transcript": timed(lambda: sequential.audio(wave), runs, device),
+            "Whisper: encoder + transcript": timed(lambda: extractors.audio(wave), runs, device),
             "Whisper: encoder only": timed(
-                lambda: sequential.audio.encode_only(wave), runs, device
+                lambda: extractors.audio.encode_only(wave), runs, device
             ),
-            "Face Mesh vision": timed(lambda: sequential.vision(decoded.frames), runs, device),
+            "Face Mesh vision": timed(lambda: extractors.vision(decoded.frames), runs, device),
             "MiniLM text (transcript)": timed(
-                lambda: sequential.text(heard.transcript), runs, device
+                lambda: extractors.text(heard.transcript), runs, device
             ),
             "FIRF alone (ready features)": timed(lambda: sequential.run(features), runs, device),
             "firf.predict, extractors in sequence": timed(
@@ -164,11 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             "firf.predict, extractors in 2 threads": timed(
                 lambda: concurrent.run(concurrent.features(video=clip)), runs, device
             ),
+            "firf.predict, speech only, text off (no transcript)": timed(
+                lambda: predict(audio=wave, drop="text,vision", pipeline=concurrent), runs, device
+            ),
             "Whisper encoder, 5 s clip": timed(
-                lambda: sequential.audio.encode_only(five), runs, device
+                lambda: extractors.audio.encode_only(five), runs, device
             ),
             "Whisper encoder, 30 s clip": timed(
-                lambda: sequential.audio.encode_only(thirty), runs, device
+                lambda: extractors.audio.encode_only(thirty), runs, device
             ),
         }
         rss = peak_rss_gb(clip, Path(weights), args.device, args.threads)

@@ -14,6 +14,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -30,12 +31,24 @@ from firf.extract.decode import (
     VideoClip,
     load_audio,
     load_video,
+    sound_track,
 )
 from firf.features import Features
 from firf.modalities import MODALITIES, parse_modalities
 
 VideoInput = str | Path | np.ndarray | Sequence[np.ndarray] | tuple[float, Sequence[np.ndarray]]
 Missing = list[tuple[str, str]]  # (modality, why) for given inputs that came out empty
+
+
+@dataclass
+class Heard:
+    """What the audio job found: Whisper's states and transcript, or why the audio is missing."""
+
+    decode_seconds: float
+    wave_seconds: float | None = None  # None: there was no sound to decode
+    missing: str | None = None
+    states: np.ndarray | None = None
+    transcript: str | None = None
 
 
 class Extractors:
@@ -142,66 +155,84 @@ class Extractors:
         transcribe = need_transcript or transcript or self.transcribe
         out, missing = Features(), []
 
-        wave, clip = self._decode(video, audio, skip, transcribe, out, missing)
-        if wave is not None:
-            wave = self._unless_silent(wave, out, missing)
+        # Each modality decodes its own input inside its job, so the video's frames are decoded
+        # and searched for a face while Whisper already listens to the sound.
+        need_wave = "audio" not in skip or transcribe
+        sound = audio if audio is not None else video if need_wave else None
         jobs: dict[str, Callable[[], Any]] = {}
-        if clip is not None and "vision" not in skip:
-            jobs["vision"] = lambda: self.vision(clip.frames)
-        if wave is not None:
-            jobs["audio"] = lambda: self._listen(wave, transcribe)
+        if video is not None and "vision" not in skip:
+            jobs["vision"] = lambda: self._see(video)
+        if sound is not None:
+            jobs["audio"] = lambda: self._hear(sound, audio is None, transcribe)
         results = self._run(jobs, out.timings)
 
-        if "vision" in results:
-            self._add_vision(results["vision"], clip, out, missing)
-        if "audio" in results:
-            states, out.transcript = results["audio"]
+        clip, found, seconds = results.get("vision", (None, None, None))
+        heard = results.get("audio")
+        self._note_decoding(clip, seconds, heard, out)
+        if heard is not None and heard.missing:
+            missing.append(("audio", heard.missing))
+        if clip is not None:
+            self._add_vision(found, clip, out, missing)
+        if heard is not None and heard.states is not None:
+            out.transcript = heard.transcript
             if "audio" not in skip:
-                out.arrays["audio"] = states
+                out.arrays["audio"] = heard.states
                 out.signature["audio"] = plain(self.audio.signature)
-        self._add_text(typed, text, skip, need_transcript, "audio" in results, out, missing)
+        heard_speech = heard is not None and heard.states is not None
+        self._add_text(typed, text, skip, need_transcript, heard_speech, out, missing)
         return _finish(out, missing, skip)
 
-    def _decode(
-        self,
-        video: VideoInput | None,
-        audio: Any,
-        skip: set[str],
-        transcribe: bool,
-        out: Features,
-        missing: Missing,
-    ) -> tuple[np.ndarray | None, VideoClip | None]:
-        """The 16 kHz wave (from ``audio``, else the video's sound) and the sampled video."""
-        need_wave = "audio" not in skip or transcribe
+    def _see(self, video: VideoInput) -> tuple[VideoClip, Any, float]:
+        """The sampled video, Face Mesh's findings on its frames, and the decoding seconds."""
         started = perf_counter()
-        wave = load_audio(audio, self.max_seconds) if audio is not None and need_wave else None
-        clip = None
-        if video is not None and ("vision" not in skip or (audio is None and need_wave)):
-            clip = self._video(video)
-            if audio is None and need_wave:
-                wave = clip.audio
-                if wave is None:
-                    missing.append(("audio", "the video has no sound track"))
-        if wave is None and clip is None:
-            return None, None
-        out.timings["decode"] = perf_counter() - started
-        longest = max(
-            wave.size / SAMPLE_RATE if wave is not None else 0.0, clip.duration if clip else 0.0
-        )
-        if longest >= self.max_seconds - 1e-3:
-            out.warnings.append(f"only the first {self.max_seconds:g} s of the input were analysed")
-        return wave, clip
+        clip = self._video(video)
+        decoded = perf_counter() - started
+        return clip, self.vision(clip.frames), decoded
 
-    def _unless_silent(
-        self, wave: np.ndarray, out: Features, missing: Missing
-    ) -> np.ndarray | None:
+    def _hear(self, sound: Any, from_video: bool, transcribe: bool) -> Heard:
+        """Decode the sound (``from_video``: the video file's track) and listen unless silent."""
         from firf.extract.audio import is_silent
 
-        out.coverage["audio"] = {"seconds": round(wave.size / SAMPLE_RATE, 3)}
+        started = perf_counter()
+        if from_video:
+            wave = sound_track(sound, self.max_seconds) if isinstance(sound, (str, Path)) else None
+        else:
+            wave = load_audio(sound, self.max_seconds)
+        heard = Heard(decode_seconds=perf_counter() - started)
+        if wave is None:
+            heard.missing = "the video has no sound track"
+            return heard
+        heard.wave_seconds = wave.size / SAMPLE_RATE
         if is_silent(wave):
-            missing.append(("audio", "the audio is silent"))
-            return None
-        return wave
+            heard.missing = "the audio is silent"
+            return heard
+        heard.states, heard.transcript = self._listen(wave, transcribe)
+        return heard
+
+    def _note_decoding(
+        self,
+        clip: VideoClip | None,
+        video_seconds: float | None,
+        heard: Heard | None,
+        out: Features,
+    ) -> None:
+        """Decoding seconds (taken out of each job's time), the sound's length, and a warning
+        when the input was cut."""
+        seconds = []
+        lengths = [clip.duration] if clip is not None else []
+        if video_seconds is not None:
+            seconds.append(video_seconds)
+            out.timings["vision"] -= video_seconds
+        if heard is not None:
+            seconds.append(heard.decode_seconds)
+            out.timings["audio"] -= heard.decode_seconds
+            if heard.wave_seconds is not None:
+                out.coverage["audio"] = {"seconds": round(heard.wave_seconds, 3)}
+                lengths.append(heard.wave_seconds)
+        if seconds:
+            out.timings["decode"] = sum(seconds)
+        if lengths and max(lengths) >= self.max_seconds - 1e-3:
+            out.warnings.append(f"only the first {self.max_seconds:g} s of the input were analysed")
 
     def _add_vision(self, found: Any, clip: VideoClip, out: Features, missing: Missing) -> None:
         out.frames, out.landmarks = clip.frames, found.landmarks
@@ -239,7 +270,7 @@ class Extractors:
 
     def _video(self, video: VideoInput) -> VideoClip:
         if isinstance(video, (str, Path)):
-            return load_video(video, fps=self.fps, max_seconds=self.max_seconds)
+            return load_video(video, fps=self.fps, max_seconds=self.max_seconds, with_audio=False)
         rate = self.fps
         if isinstance(video, tuple) and len(video) == 2 and np.isscalar(video[0]):
             rate, video = float(video[0]), video[1]

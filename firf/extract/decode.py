@@ -83,12 +83,14 @@ def load_video(
     fps: float = VIDEO_FPS,
     max_seconds: float = MAX_SECONDS,
     max_side: int = MAX_SIDE,
+    with_audio: bool = True,
 ) -> VideoClip:
     """Frames sampled every 1/`fps` seconds (the picture on screen at that moment) and the audio.
 
     Sampling by time rather than by frame index keeps the rate fixed for variable-frame-rate
     webcam recordings. Frames are turned upright when the file says the camera was rotated.
-    ``duration`` is the video track's; the sound track is kept whole up to `max_seconds`.
+    ``duration`` is the video track's; the sound track is kept whole up to `max_seconds`, or
+    left out (``with_audio=False``) when ``sound_track`` reads it in parallel.
     """
     if fps <= 0 or max_seconds <= 0:
         raise ValueError(f"fps and max_seconds must be positive; got {fps}, {max_seconds}")
@@ -99,7 +101,7 @@ def load_video(
         if not container.streams.video:
             raise InputError(f"{path.name} has no video track; pass it as audio instead")
         frames, timestamps, duration, cut = _sample_frames(container, fps, max_seconds, max_side)
-        has_audio = bool(container.streams.audio)
+        has_audio = with_audio and bool(container.streams.audio)
     if not frames:
         raise InputError(f"no video frame could be decoded from {path.name}; it may be damaged")
     audio = None
@@ -115,6 +117,15 @@ def load_video(
             stacklevel=2,
         )
     return VideoClip(frames, np.asarray(timestamps), audio, duration, float(fps))
+
+
+def sound_track(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarray | None:
+    """16 kHz mono samples of a media file's sound track; None when it has none."""
+    path = _existing_file(path)
+    with _open(path) as container:
+        if not container.streams.audio:
+            return None
+    return load_audio(path, max_seconds)
 
 
 def _existing_file(source: str | Path) -> Path:
