@@ -11,7 +11,15 @@ only when first used.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# OpenMP threads that sleep between parallel regions instead of spinning: torch's busy-waiting
+# workers otherwise take the core Face Mesh (or another process) needs, and a preempted worker
+# stalls every parallel region. On the shared 2-core machine, Whisper on a 10 s clip took
+# 14.9 s with spinning and 3.7 s without; only then does running Face Mesh beside Whisper pay.
+# It takes effect when firf is imported before torch; an explicit setting is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from firf.errors import InputError
 from firf.modalities import MODALITIES, SUBSETS, parse_modalities, subset_code
