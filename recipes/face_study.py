@@ -95,19 +95,23 @@ def ckplus_faces(vision: FaceMeshVision) -> tuple[np.ndarray, list]:
     return out, sequences
 
 
-def video_faces(vision: FaceMeshVision, path: Path, fps: float = 5.0) -> dict:
-    """Landmarks per sampled frame, as the frame is and through the CK+ look."""
+def _frames(path: Path, fps: float = 5.0) -> list[np.ndarray]:
+    """RGB frames of a video sampled at about ``fps``."""
     capture = cv2.VideoCapture(str(path))
     step = max(1, round(capture.get(cv2.CAP_PROP_FPS) / fps))
-    frames = []
-    index = 0
+    frames, index = [], 0
     while True:
         ok, frame = capture.read()
         if not ok:
-            break
+            return frames
         if index % step == 0:
             frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
         index += 1
+
+
+def video_faces(vision: FaceMeshVision, path: Path, fps: float = 5.0) -> dict:
+    """Landmarks per sampled frame, as the frame is and through the CK+ look."""
+    frames = _frames(path, fps)
     plain, ck_look = [], []
     for frame in frames:
         plain.append(landmarks_of(vision, frame))
@@ -180,9 +184,151 @@ def thirds(scores: list[float | None]) -> str:
     return " / ".join(parts)
 
 
+class ProjectionHead:
+    """The FIRF vision branch in miniature: standardise, project to 64-d, [LayerNorm], GELU,
+    linear score. Trained with a balanced logistic loss; ``layer_norm`` is what the checkpoint's
+    encoder does right after its projection."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, layer_norm: bool, seed: int = 0):
+        import torch
+
+        torch.manual_seed(seed)
+        self.mean, self.scale = x.mean(0), x.std(0) + 1e-6
+        layers = [torch.nn.Linear(x.shape[1], 64)]
+        layers += [torch.nn.LayerNorm(64)] if layer_norm else []
+        layers += [torch.nn.GELU(), torch.nn.Linear(64, 1)]
+        self.net = torch.nn.Sequential(*layers)
+        inputs = torch.tensor((x - self.mean) / self.scale, dtype=torch.float32)
+        target = torch.tensor(y, dtype=torch.float32)
+        weight = torch.where(target > 0, (1 - target).sum() / target.sum(), torch.tensor(1.0))
+        opt = torch.optim.AdamW(self.net.parameters(), lr=1e-3, weight_decay=0.05)
+        for _ in range(300):
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                self.net(inputs).squeeze(-1), target, weight=weight
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            z = torch.tensor((x - self.mean) / self.scale, dtype=torch.float32)
+            return self.net(z).squeeze(-1).numpy()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.decision_function(x) > 0
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = 1 / (1 + np.exp(-self.decision_function(x)))
+        return np.stack([1 - p, p], axis=1)
+
+
+def projection_heads(faces, happy, train, valid, wolf) -> None:
+    """Does the LayerNorm after the projection make the reader blind to how far a face is from
+    average? Scored on CK+ valid, on faces moved from the training mean by k, and on the clip."""
+    print("\nFIRF-like projection heads (3 seeds each):")
+    print(
+        "| features | LayerNorm | CK+ valid BA | valid happy at k=0/0.5/1/2 | valid negative at k=0/0.5/1/2 | Wolfgang thirds |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name in ("geometry-xyz", "geometry-xy"):
+        x = feature_set(name, faces)
+        centre = x[train].mean(0)
+        for layer_norm in (True, False):
+            for seed in range(3):
+                head = ProjectionHead(x[train], happy[train], layer_norm, seed)
+                ba = balanced_accuracy(happy[valid], head.predict(x[valid]))
+                cells = []
+                for group in (valid & happy, valid & ~happy):
+                    moved = [
+                        np.mean(head.decision_function(centre + k * (x[group] - centre)) > 0)
+                        for k in (0.0, 0.5, 1.0, 2.0)
+                    ]
+                    cells.append("/".join(f"{m:.0%}" for m in moved) + " pos")
+                clip = thirds([score(head, name, f) for f in wolf])
+                print(
+                    f"| {name} | {layer_norm} | {ba:.3f} | {cells[0]} | {cells[1]} | {clip} |",
+                    flush=True,
+                )
+
+
+def shipped_checkpoint(faces: np.ndarray, sequences: list, video: Path) -> None:
+    """How the shipped checkpoint's face-only path reads the clip, and why.
+
+    1. Face only, per third of the clip and per frame (each frame as a two-frame clip).
+    2. CK+ validation faces moved away from the checkpoint's training mean face by a factor k
+       (0 = the mean face itself, 1 = the face, 2-3 = exaggerated, -1 = mirrored through the
+       mean): a reader that weighs how far a face is from average changes with k; one that
+       only sees the direction of the deviation does not.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    import firf
+    from firf.pipeline import Features, load_pipeline
+
+    torch.set_num_threads(1)
+    for path in sorted(video.parent.glob("*")):
+        if path.name not in ("WolfgangLanger_Pexels.mp4", "single_face.mp4", "face_noface.mov"):
+            continue
+        frames = _frames(path)
+        n = len(frames)
+        print(f"\nShipped checkpoint, face only, {path.name} by thirds:")
+        for name, (a, b) in (
+            ("first", (0, n // 3)),
+            ("middle", (n // 3, 2 * n // 3)),
+            ("last", (2 * n // 3, n)),
+        ):
+            try:
+                whole = f"{firf.predict(video=(5.0, np.stack(frames[a:b])), drop='audio,text').score:+.2f}"
+            except firf.InputError:
+                whole = "no face"
+            per_frame = []
+            for frame in frames[a:b] if path == video else []:
+                try:
+                    pair = np.stack([frame, frame])
+                    per_frame.append(
+                        f"{firf.predict(video=(5.0, pair), drop='audio,text').score:+.2f}"
+                    )
+                except firf.InputError:
+                    per_frame.append("none")
+            print(
+                f"  {name} third: {whole}"
+                + (f"; per frame {' '.join(per_frame)}" if per_frame else "")
+            )
+
+    pipeline = load_pipeline()
+    weights = Path(__file__).resolve().parent.parent / "weights" / "model.safetensors"
+    mean = load_file(str(weights))["encoders.vision.input_mean"].numpy()
+    signature = FaceMeshVision().signature
+
+    def read(x: np.ndarray) -> float:
+        arrays = {"vision": np.stack([x, x, x]).astype(np.float32)}
+        return pipeline.run(Features(arrays=arrays, signature={"vision": signature})).score
+
+    print("\nShipped checkpoint on CK+ valid faces moved from the training mean face by k:")
+    print("| faces | k=0 | k=1 | k=2 | k=3 | k=-1 |")
+    print("|---|---|---|---|---|---|")
+    valid = [i for i, s in enumerate(sequences) if subject_split(s.subject, 0) == "valid"]
+    for group in ("happy", "negative"):
+        chosen = [
+            i
+            for i in valid
+            if sequences[i].polarity == ("positive" if group == "happy" else "negative")
+        ]
+        cells = []
+        for k in (0.0, 1.0, 2.0, 3.0, -1.0):
+            scores = np.array([read(mean + k * (faces[i].reshape(-1) - mean)) for i in chosen])
+            cells.append(f"{scores.mean():+.2f} ({np.mean(scores > 0):.0%} pos)")
+        print(f"| {group} ({len(chosen)}) | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--videos", type=Path, default=Path("/tmp/pyfeat/feat/tests/data"))
+    parser.add_argument("--no-checkpoint", action="store_true", help="skip the shipped model")
     args = parser.parse_args()
     vision = FaceMeshVision()
     faces, sequences = ckplus_faces(vision)
@@ -221,6 +367,8 @@ def main() -> None:
                     found = score(model, name, landmarks_of(vision, image))
                     print(f"  {name} {kind} C=0.1 {still.name}: {found:+.2f}")
 
+    projection_heads(faces, happy, train, valid, wolf["plain"])
+
     print("\nMeasures: CK+ class means (all subjects) vs the Wolfgang clip's thirds")
     measures = feature_set("measures", faces[keep])
     emotions = np.array([s.emotion for s in sequences])[keep]
@@ -238,6 +386,9 @@ def main() -> None:
             f"| {measure} | " + " | ".join(cells) + f" | {first[:, j].mean():.3f} | "
             f"{last[:, j].mean():.3f} |"
         )
+
+    if not args.no_checkpoint:
+        shipped_checkpoint(faces, sequences, args.videos / "WolfgangLanger_Pexels.mp4")
 
 
 if __name__ == "__main__":

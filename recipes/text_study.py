@@ -143,6 +143,8 @@ class TopLayers(torch.nn.Module):
         self.tuned = layers[len(layers) - trainable :]
         for p in self.frozen.parameters():
             p.requires_grad_(False)
+        for p in self.tuned.parameters():  # the encoder may have been frozen by an earlier use
+            p.requires_grad_(True)
         self.head = torch.nn.Linear(384, 1)
 
     def forward(self, hidden, mask):
@@ -340,6 +342,22 @@ def report(name, items, logits) -> dict:
     return result
 
 
+def save_tuned(net: TopLayers, path: str) -> None:
+    """The tuned layers under MiniLM's own parameter names (``encoder.layer.<i>.*``), float16,
+    so ``MiniLMText(tuned_layers=path)`` can load them over the packaged encoder; the study's
+    logistic head is saved beside them as ``head.*`` for reference."""
+    from safetensors.torch import save_file
+
+    first = CACHED_LAYER + len(net.frozen)
+    state = {}
+    for offset, layer in enumerate(net.tuned):
+        for key, value in layer.state_dict().items():
+            state[f"encoder.layer.{first + offset}.{key}"] = value.half().contiguous()
+    for key, value in net.head.state_dict().items():
+        state[f"head.{key}"] = value.contiguous()
+    save_file(state, path)
+
+
 VARIANTS = ("frozen-mosi-meld", "frozen-all", "frozen-mlp-all", "top1", "top2")
 
 
@@ -375,10 +393,7 @@ def main() -> None:
             logits, net = fit_top(items, cache, model, int(name[-1]), args.epochs, args.lr)
             report(f"{name} ({args.epochs} ep, lr {args.lr:g})", items, logits)
             if args.save:
-                from safetensors.torch import save_file
-
-                state = {k: v.contiguous() for k, v in net.state_dict().items()}
-                save_file(state, args.save)
+                save_tuned(net, args.save)
 
 
 if __name__ == "__main__":
