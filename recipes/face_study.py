@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-from firf.demo_corpus.faces import list_sequences  # noqa: E402
-from firf.demo_corpus.splits import subject_split  # noqa: E402
 from firf.extract.vision import FaceMeshVision, normalize_pose, prepare_small_face  # noqa: E402
+from recipes.demo_corpus.faces import list_sequences  # noqa: E402
+from recipes.demo_corpus.splits import subject_split  # noqa: E402
 from recipes.study_data import balanced_accuracy, data_dir, study_cache  # noqa: E402
 
 MEASURES = (
@@ -267,7 +267,8 @@ def shipped_checkpoint(faces: np.ndarray, sequences: list, video: Path) -> None:
     from safetensors.torch import load_file
 
     import firf
-    from firf.pipeline import Features, load_pipeline
+    from firf.features import Features
+    from firf.pipeline import Pipeline
 
     torch.set_num_threads(1)
     for path in sorted(video.parent.glob("*")):
@@ -299,7 +300,7 @@ def shipped_checkpoint(faces: np.ndarray, sequences: list, video: Path) -> None:
                 + (f"; per frame {' '.join(per_frame)}" if per_frame else "")
             )
 
-    pipeline = load_pipeline()
+    pipeline = Pipeline.from_pretrained().load()
     weights = Path(__file__).resolve().parent.parent / "weights" / "model.safetensors"
     mean = load_file(str(weights))["encoders.vision.input_mean"].numpy()
     signature = FaceMeshVision().signature

@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-from firf.demo_corpus.texts import clean_text  # noqa: E402
+from recipes.demo_corpus.texts import clean_text  # noqa: E402
 from recipes.study_data import balanced_accuracy, data_dir, study_cache, unit_hash  # noqa: E402
 
 CACHED_LAYER = 4  # hidden_states[4]: the input of layers 5 and 6 (of 6)
