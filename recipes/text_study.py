@@ -358,6 +358,47 @@ def save_tuned(net: TopLayers, path: str) -> None:
     save_file(state, path)
 
 
+# Everyday review sentences written for a quick look at a tuned encoder (not a held-out set).
+EVERYDAY = {
+    +1: [
+        "The food was delicious and the waiter was very friendly.",
+        "Great phone, the screen is bright and the battery lasts all day.",
+        "Our room was clean and quiet, we slept really well.",
+        "Delivery was fast and the package arrived in perfect condition.",
+        "I love these shoes, they are so comfortable.",
+        "The hotel was spotless and the view from our room was beautiful.",
+    ],
+    -1: [
+        "The room was dirty and smelled of smoke.",
+        "My order arrived broken and nobody replied to my emails.",
+        "The food was cold and far too salty.",
+        "This charger stopped working after a week.",
+        "The staff were rude and the wait was endless.",
+        "The battery died after two days and support never answered. Total waste of money.",
+    ],
+}
+
+
+def check(path: str, band: float) -> None:
+    """Read the everyday sentences through ``MiniLMText(tuned_layers=path)`` and the saved head."""
+    from safetensors.torch import load_file
+
+    from firf.extract.text import MiniLMText
+
+    encoder = MiniLMText(device="cpu", tuned_layers=path)
+    head = load_file(path)
+    weight, bias = head["head.weight"][0].float(), float(head["head.bias"][0])
+    signs = labels = 0
+    for sign, sentences in EVERYDAY.items():
+        for sentence in sentences:
+            logit = float(torch.from_numpy(encoder(sentence).mean(0)) @ weight) + bias
+            signs += np.sign(logit) == sign
+            labels += np.sign(logit) == sign and abs(logit) >= band
+            print(f"{sign:+d} {logit:+.2f}  {sentence}")
+    total = sum(len(s) for s in EVERYDAY.values())
+    print(f"signs right {signs}/{total}, polar labels right at band {band:g}: {labels}/{total}")
+
+
 VARIANTS = ("frozen-mosi-meld", "frozen-all", "frozen-mlp-all", "top1", "top2")
 
 
@@ -367,8 +408,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=2e-4, help="peak lr of the tuned layers")
     parser.add_argument("--save", help="save the fine-tuned top layers + head (safetensors)")
+    parser.add_argument("--check", help="read the everyday sentences with a --save file")
+    parser.add_argument("--band", type=float, default=0.8, help="neutral band for --check")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.check:
+        check(args.check, args.band)
+        return
     items = load_items(data_dir())
     counts = {}
     for it in items:
