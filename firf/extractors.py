@@ -54,8 +54,8 @@ class Heard:
 class Extractors:
     """The three feature extractors and the policy for turning inputs into ``Features``.
 
-    Feature settings (``whisper`` model, ``audio_frame_rate``, video ``fps``, text
-    ``max_tokens``) decide what the features are, so a checkpoint records them and
+    Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video
+    ``fps``, text ``max_tokens``) decide what the features are, so a checkpoint records them and
     ``from_signatures`` rebuilds the same extractors. Policy settings do not change features:
     ``text_from_transcript`` uses the speech transcript as the text when none is typed;
     ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for most of
@@ -69,6 +69,7 @@ class Extractors:
         device: str | torch.device | None = None,
         whisper: str = "base",
         audio_frame_rate: int = 10,
+        audio_tone_layer: int | None = None,
         fps: float = VIDEO_FPS,
         max_tokens: int = 128,
         text_from_transcript: bool = True,
@@ -79,6 +80,7 @@ class Extractors:
         self.device = resolve_device(device)
         self.whisper = whisper
         self.audio_frame_rate = audio_frame_rate
+        self.audio_tone_layer = audio_tone_layer
         self.fps = fps
         self.max_tokens = max_tokens
         self.text_from_transcript = text_from_transcript
@@ -99,6 +101,7 @@ class Extractors:
             device,
             whisper=name.removeprefix("whisper-").removesuffix("-encoder"),
             audio_frame_rate=int(audio["frame_rate"]),
+            audio_tone_layer=audio.get("tone_layer"),
             fps=float(vision["fps"]),
             max_tokens=int(text["max_tokens"]),
             **policy,
@@ -115,7 +118,11 @@ class Extractors:
         from firf.extract.audio import WhisperAudio
 
         return _shared(
-            WhisperAudio, model=self.whisper, device=self.device, frame_rate=self.audio_frame_rate
+            WhisperAudio,
+            model=self.whisper,
+            device=self.device,
+            frame_rate=self.audio_frame_rate,
+            tone_layer=self.audio_tone_layer,
         )
 
     @property

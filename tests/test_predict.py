@@ -234,6 +234,20 @@ def test_checkpoint_from_other_extractors_is_refused(
         mismatched.load()  # base features only here: small is not installed, and never fetched
 
 
+def test_checkpoint_with_tone_layer_rebuilds_that_audio_extractor(
+    make_checkpoint, extractor_signatures, clip_features, files
+):
+    toned = json.loads(json.dumps(extractor_signatures))
+    toned["audio"].update(dim=1024, tone_layer=2)
+    pipeline = Pipeline.from_pretrained(make_checkpoint(toned), device="cpu").load()
+    assert pipeline.extractors.audio.signature["tone_layer"] == 2
+    with pytest.raises(InputError, match="tone_layer"):
+        pipeline.run(clip_features)  # features of the plain extractor are refused
+    features = pipeline.features(audio=files["speech"], text="fine")
+    assert features.arrays["audio"].shape[1] == 1024
+    assert pipeline.run(features).used == ("text", "audio")
+
+
 def test_checkpoint_without_extractor_signature_is_refused(make_checkpoint):
     with pytest.raises(InputError, match="precomputed"):
         Pipeline.from_pretrained(make_checkpoint(None), device="cpu")

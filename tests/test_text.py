@@ -61,3 +61,36 @@ def test_non_string_raises(text):
 def test_signature_describes_the_features_it_makes(text):
     assert text.signature["dim"] == text("a short sentence").shape[1]
     assert text.signature["max_tokens"] == text.max_tokens
+
+
+def _layer_file(text: MiniLMText, path, scale: float = 1.0, drop: str | None = None):
+    """Layer 5 of the packaged encoder as a tuned-layers file, its output weights scaled."""
+    from safetensors.torch import save_file
+
+    state = {
+        k: (v * scale if k.endswith("output.dense.weight") else v).contiguous()
+        for k, v in text.model.state_dict().items()
+        if k.startswith("encoder.layer.5.") and k != drop
+    }
+    save_file(state, str(path))
+    return path
+
+
+def test_tuned_layers_replace_the_encoder_layers_and_mark_the_signature(text, tmp_path):
+    same = MiniLMText(max_tokens=32, device="cpu", tuned_layers=_layer_file(text, tmp_path / "a"))
+    words = "The hotel was spotless and the view was beautiful."
+    np.testing.assert_allclose(same(words), text(words), atol=1e-5)
+    changed = MiniLMText(
+        max_tokens=32, device="cpu", tuned_layers=_layer_file(text, tmp_path / "b", scale=0.5)
+    )
+    assert np.abs(changed(words) - text(words)).mean() > 0.01
+    assert "tuned_layers" not in text.signature
+    assert same.signature["tuned_layers"] != changed.signature["tuned_layers"]
+
+
+def test_tuned_layers_that_do_not_fit_are_refused(text, tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        MiniLMText(device="cpu", tuned_layers=tmp_path / "missing.safetensors")
+    partial = _layer_file(text, tmp_path / "p", drop="encoder.layer.5.output.dense.weight")
+    with pytest.raises(InputError, match="whole MiniLM encoder layers"):
+        MiniLMText(device="cpu", tuned_layers=partial)
