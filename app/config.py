@@ -10,6 +10,8 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+BUDGET_SECONDS = 120.0  # default wall-clock budget of one request
+
 
 @dataclass
 class AppConfig:
@@ -20,6 +22,7 @@ class AppConfig:
     queue_size: int = 16
     max_file_size: str = "50mb"
     max_seconds: float = 30.0
+    budget_seconds: float = BUDGET_SECONDS  # wall-clock limit of one request
     examples_dir: Path | None = None  # None: the FIRF cache (FIRF_CACHE, ~/.cache/firf)
 
 
@@ -61,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
         help="media longer than this is cut (default: %(default)s)",
     )
     parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=defaults.budget_seconds,
+        help="a request running longer is answered with an error (default: %(default)s)",
+    )
+    parser.add_argument(
         "--examples-dir",
         type=Path,
         default=None,
@@ -69,6 +78,15 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.queue_size < 1:
         parser.error("--concurrency and --queue-size must be at least 1")
+    if args.max_seconds <= 0 or args.budget_seconds <= 0:
+        parser.error("--max-seconds and --budget-seconds must be positive")
+    if args.device is not None:
+        from firf import InputError, resolve_device
+
+        try:
+            resolve_device(args.device)
+        except InputError as error:
+            parser.error(str(error))
     return AppConfig(
         weights=args.weights,
         device=args.device,
@@ -77,5 +95,6 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
         queue_size=args.queue_size,
         max_file_size=args.max_file_size,
         max_seconds=args.max_seconds,
+        budget_seconds=args.budget_seconds,
         examples_dir=args.examples_dir,
     )

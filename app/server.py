@@ -100,6 +100,7 @@ def serve(cfg: AppConfig, started: float) -> None:
     log.info("importing Gradio")
     import gradio as gr
 
+    from app.budget import RequestBudget
     from app.examples import build_examples
     from app.plots import PAGE_CSS
     from app.ui import build_demo
@@ -111,7 +112,7 @@ def serve(cfg: AppConfig, started: float) -> None:
     with native_noise_filtered():
         pipeline = load_pipeline(cfg)
     log.info("building the page")
-    demo = build_demo(pipeline, examples)
+    demo = build_demo(pipeline, examples, RequestBudget(cfg.budget_seconds, cfg.concurrency))
     demo.queue(default_concurrency_limit=cfg.concurrency, max_size=cfg.queue_size)
     # System fonts: the default theme fetches Google Fonts, which an offline machine cannot reach.
     theme = gr.themes.Soft(

@@ -7,6 +7,7 @@ panel affordable on a CPU.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
+from app.budget import RequestBudget
 from app.examples import Example
 from app.explain import coverage_rows, explain
 from app.plots import coverage_html, score_gauge_html, subset_chart, timeline_chart
@@ -27,9 +29,12 @@ from firf import (
     Prediction,
     draw_landmarks,
     predict_timeline,
+    printable,
     subset_code,
 )
 from firf import predict as firf_predict
+
+log = logging.getLogger("app")
 
 INTRO = """
 # FIRF: sentiment that survives missing modalities
@@ -62,9 +67,9 @@ def readable_errors() -> Iterator[None]:
     try:
         yield
     except InputError as error:
-        raise gr.Error(
-            str(error), title="Cannot analyse this input", print_exception=False
-        ) from None
+        message = printable(str(error))
+        log.info("input refused: %s", message)  # expected: one line, no traceback
+        raise gr.Error(message, title="Cannot analyse this input", print_exception=False) from None
 
 
 class Analyzer:
@@ -224,8 +229,11 @@ def cleared(message: str) -> Callable[[], list]:
     return lambda: [empty_view(message)[name] for name in OUTPUTS]
 
 
-def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
+def build_demo(
+    pipeline: Pipeline, examples: list[Example], budget: RequestBudget | None = None
+) -> gr.Blocks:
     analyzer = Analyzer(pipeline)
+    budget = budget or RequestBudget()
     # Uploads are deleted an hour after they arrive, so a long-running demo keeps its disk use.
     with gr.Blocks(
         title="FIRF sentiment demo", analytics_enabled=False, delete_cache=(3600, 3600)
@@ -306,7 +314,7 @@ def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
             queue=False,
             api_visibility="private",
         ).then(
-            analyzer.analyze_view,
+            budget.wrap(analyzer.analyze_view),
             inputs=inputs,
             outputs=shown,
             show_progress="hidden",
@@ -321,7 +329,7 @@ def build_demo(pipeline: Pipeline, examples: list[Example]) -> gr.Blocks:
         # API-only endpoint with exactly the documented signature (no trigger on the page).
         gr.on(
             triggers=[],
-            fn=analyzer.analyze,
+            fn=budget.wrap(analyzer.analyze),
             inputs=[video, audio, text, modalities],
             outputs=outputs["result"],
             api_name="analyze",

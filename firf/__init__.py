@@ -39,6 +39,9 @@ _LAZY = {
     "cache_dir": "firf.cache",
     "predict_timeline": "firf.timeline",
     "TIMELINE_SECONDS": "firf.timeline",
+    "resolve_device": "firf.device",
+    "clean_text": "firf.sanitize",
+    "printable": "firf.sanitize",
 }
 
 __all__ = [

@@ -35,6 +35,7 @@ from firf.extract.decode import (
 )
 from firf.features import Features
 from firf.modalities import MODALITIES, parse_modalities
+from firf.sanitize import clean_text
 
 VideoInput = str | Path | np.ndarray | Sequence[np.ndarray] | tuple[float, Sequence[np.ndarray]]
 Missing = list[tuple[str, str]]  # (modality, why) for given inputs that came out empty
@@ -139,7 +140,7 @@ class Extractors:
         self,
         video: VideoInput | None = None,
         audio: Any = None,
-        text: str | None = None,
+        text: str | bytes | None = None,
         skip: str | Iterable[str] = (),
         transcript: bool = False,
     ) -> Features:
@@ -153,14 +154,14 @@ class Extractors:
         asks for the transcript even when the score does not use it (typed or dropped text).
         """
         skip = set(parse_modalities(skip))
-        if text is not None and not isinstance(text, str):
-            raise InputError(f"text must be a string, got {type(text).__name__}")
         if video is None and audio is None and text is None:
             raise InputError("nothing to analyse: give a video, an audio recording or some text")
+        out, missing = Features(), []
+        if text is not None:
+            text, out.warnings = clean_text(text)
         typed = (text or "").strip()
         need_transcript = not typed and self.text_from_transcript and "text" not in skip
         transcribe = need_transcript or transcript or self.transcribe
-        out, missing = Features(), []
 
         # Each modality decodes its own input inside its job, so the video's frames are decoded
         # and searched for a face while Whisper already listens to the sound.

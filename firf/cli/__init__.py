@@ -11,6 +11,9 @@ import argparse
 import importlib
 import sys
 
+from firf.errors import InputError
+from firf.sanitize import printable
+
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("firf.cli.predict", "sentiment of a video / audio / text (or a JSONL batch)"),
@@ -39,4 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     sub_parser = argparse.ArgumentParser(prog=f"firf {name}", description=COMMANDS[name][1])
     module.add_arguments(sub_parser)
     args = sub_parser.parse_args(argv[1:])
-    return int(module.run(args) or 0)
+    try:
+        if getattr(args, "device", None) is not None:
+            from firf.device import resolve_device
+
+            resolve_device(args.device)  # a bad --device is one line, before any model loads
+        return int(module.run(args) or 0)
+    except InputError as error:
+        print(f"firf {name}: error: {printable(str(error))}", file=sys.stderr)
+        return 2

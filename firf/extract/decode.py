@@ -10,6 +10,7 @@ way it arrives. Long inputs are cut to ``max_seconds`` with a warning: the demo 
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ MAX_SECONDS = 60.0  # default cap on the analysed duration of one input
 VIDEO_FPS = 5.0  # frames sampled per second of video: the vision extractor's one default
 MAX_SIDE = 640  # frames are downscaled so their longer side is at most this many pixels
 _MAX_CHANNELS = 8  # a 2-D array with more "channels" than this is read as (channels, samples)
+_MAX_KERNEL_TERM = 1000  # reduced ratios to 16 kHz with larger terms skip torchaudio's kernel
+MIN_RATE, MAX_RATE = 1_000, 384_000  # sample rates accepted, Hz
+_MAX_DECODED_FRAMES_PER_SECOND = 1_000  # video frames decoded per analysed second, at most
 
 AudioSource = str | Path | bytes | tuple[int, np.ndarray] | np.ndarray
 
@@ -153,14 +157,19 @@ def _decode_audio_file(source: Path | io.BytesIO, max_seconds: float) -> tuple[i
         if not container.streams.audio:
             raise InputError(f"{name} has no audio track")
         stream = container.streams.audio[0]
-        rate = stream.codec_context.sample_rate
         # Planar float at the native rate and layout: channels are averaged below, the same way
-        # as for arrays, and the rate is changed by torchaudio.
+        # as for arrays, and the rate is changed by torchaudio. The rate is the decoded one (a
+        # container may declare none); a change of rate mid-stream ends the track there.
         to_float = av.AudioResampler(format="fltp")
-        chunks, total, limit = [], 0, int(max_seconds * rate) + 1
+        rate: int | None = None
+        chunks, total, limit = [], 0, 0
         try:
             for frame in container.decode(stream):
-                rate = frame.sample_rate
+                if rate is None:
+                    rate = _supported_rate(frame.sample_rate, name)
+                    limit = int(max_seconds * rate) + 1
+                elif frame.sample_rate != rate:
+                    break
                 for planar in to_float.resample(frame):
                     chunks.append(planar.to_ndarray().mean(axis=0))
                     total += chunks[-1].size
@@ -171,7 +180,9 @@ def _decode_audio_file(source: Path | io.BytesIO, max_seconds: float) -> tuple[i
                 f"the audio track of {name} is damaged and could not be decoded "
                 f"({error.__class__.__name__})"
             ) from error
-    return rate, np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if rate is None or not chunks:
+        return SAMPLE_RATE, np.zeros(0, np.float32)
+    return rate, np.concatenate(chunks)
 
 
 def _sample_frames(
@@ -189,8 +200,12 @@ def _sample_frames(
     previous: av.VideoFrame | None = None
     last_time, step = 0.0, 1.0 / fps
     truncated = False
+    budget = int(max_seconds * _MAX_DECODED_FRAMES_PER_SECOND)  # frames decoded, timed or not
     try:
-        for frame in container.decode(stream):
+        for decoded, frame in enumerate(container.decode(stream)):
+            if decoded >= budget:
+                truncated = True
+                break
             if frame.time is None:
                 continue
             start = frame.time if start is None else start
@@ -211,10 +226,15 @@ def _sample_frames(
         ) from error
     if previous is None:
         return [], [], 0.0, False
+    # The last frame is shown for one frame period, as the stream declares it: never trusted
+    # beyond `max_seconds` (a single frame may claim to last an hour).
     frame_period = 1.0 / float(stream.average_rate or fps)
-    duration = max_seconds if truncated else last_time + frame_period
+    duration = last_time + frame_period
+    if truncated or duration > max_seconds:
+        duration, truncated = max_seconds, True
+    last = _rgb(previous, max_side)  # one picture, shown at every remaining target
     while len(targets) * step < duration - 1e-6:
-        frames.append(_rgb(previous, max_side))
+        frames.append(last)
         targets.append(len(targets) * step)
     return frames, targets, duration, truncated
 
@@ -230,10 +250,20 @@ def _rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
 
 def _rate(value: object) -> int:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
-        return int(value)
+        return _supported_rate(int(value), "the (sample_rate, samples) audio")
     raise InputError(
         f"the sample rate of (sample_rate, samples) audio must be a positive integer; got {value!r}"
     )
+
+
+def _supported_rate(rate: int, name: str) -> int:
+    """`rate`, or an InputError when it is outside what speech audio uses."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise InputError(
+            f"{name} has a sample rate of {rate} Hz; supported rates are "
+            f"{MIN_RATE:,}..{MAX_RATE:,} Hz"
+        )
+    return rate
 
 
 def _array_to_mono(samples: object) -> np.ndarray:
@@ -270,7 +300,21 @@ def _checked(samples: np.ndarray) -> np.ndarray:
 
 
 def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
-    if rate != SAMPLE_RATE:
-        samples = torchaudio.functional.resample(torch.from_numpy(samples), rate, SAMPLE_RATE)
-        samples = samples.numpy()
-    return np.ascontiguousarray(samples, dtype=np.float32)
+    """16 kHz samples; the kernel stays bounded whatever `rate` is.
+
+    torchaudio's sinc kernel is (new, orig + 2 * width) for the reduced ratio orig/new: common
+    rates (8k, 11.025k, 22.05k, 32k, 44.1k, 48k, 96k...) reduce to small terms and keep going
+    through it, so their samples are unchanged. A rate whose ratio to 16 kHz reduces to large
+    integers (11,127 Hz -> 11127/16000) would need gigabytes there; it goes through SciPy's
+    polyphase filter instead, whose cost grows with the larger term, not with their product.
+    """
+    if rate == SAMPLE_RATE:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    divisor = math.gcd(rate, SAMPLE_RATE)
+    up, down = SAMPLE_RATE // divisor, rate // divisor
+    if max(up, down) <= _MAX_KERNEL_TERM:
+        resampled = torchaudio.functional.resample(torch.from_numpy(samples), rate, SAMPLE_RATE)
+        return np.ascontiguousarray(resampled.numpy(), dtype=np.float32)
+    from scipy.signal import resample_poly
+
+    return np.ascontiguousarray(resample_poly(samples, up, down), dtype=np.float32)
