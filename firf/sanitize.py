@@ -35,7 +35,9 @@ def clean_text(text: object, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, list
         raise InputError(f"text must be a string, got {type(text).__name__}")
     if _SURROGATES.search(text):
         text = _SURROGATES.sub(_surrogate_replacement, text)
-        warnings.append("the text held invalid characters (lone surrogates); they were replaced")
+        warnings.append(
+            "the text held undecodable bytes or lone surrogates; they were replaced or removed"
+        )
     if len(text) > max_chars:
         warnings.append(
             f"the text has {len(text):,} characters; only the first {max_chars:,} are analysed"

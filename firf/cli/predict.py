@@ -9,13 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from firf.errors import InputError
-
-JOB_KEYS = ("video", "audio", "text", "drop")
+from firf.jobs import JOB_KEYS
+from firf.sanitize import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.jsonl",
         help='one job per line, e.g. {"video": "a.mp4", "drop": ["audio"]} (keys: '
         f"{', '.join(JOB_KEYS)}; relative paths are relative to the file; '-' reads stdin); "
-        'prints one JSON result per line, in order, {"error": ...} for a failed job',
+        'prints one JSON record per non-blank line, in order, with its "line" number; '
+        '{"line": N, "error": ...} for a failed job; progress goes to stderr',
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="batch jobs with media run on this many threads; the cores are split between them "
+        "(default: %(default)s)",
     )
 
 
@@ -94,57 +100,16 @@ def _predict(pipeline: Any, video: Any, audio: Any, text: Any, drop: Any, args: 
 
 def _run_batch(args: argparse.Namespace, pipeline: Any) -> int:
     """Every job of the batch file, models loaded once; a failed job does not stop the rest."""
-    pipeline.load()  # a bad checkpoint is one error, not one per job
-    failed = 0
-    for job in _jobs(args.batch):
-        try:
-            if isinstance(job, InputError):
-                raise job
-            drop = job.get("drop", args.drop)
-            result = _predict(
-                pipeline, job.get("video"), job.get("audio"), job.get("text"), drop, args
-            ).to_dict()
-        except InputError as error:
-            failed += 1
-            result = {"error": _one_line(error)}
-        except Exception as error:  # an unforeseen failure of one job must not end the batch
-            failed += 1
-            result = {"error": f"{type(error).__name__}: {_one_line(error)}"}
-        print(json.dumps(result), flush=True)
+    from firf.job_runner import RunOptions, run_jobs
+    from firf.jobs import read_jobs
+
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1; got {args.workers}")
+    options = RunOptions(
+        args.drop, args.subsets, args.workers, transcript=args.transcript, timeline=args.timeline
+    )
+    _, failed = run_jobs(pipeline, read_jobs(args.batch), options)
     return 1 if failed else 0
-
-
-def _jobs(batch: str) -> Iterator[dict | InputError]:
-    """The jobs of a JSONL file (or stdin), paths made absolute; a bad line becomes its error."""
-    if batch == "-":
-        yield from _parse_lines(sys.stdin, Path.cwd())
-        return
-    path = Path(batch)
-    try:
-        with path.open(encoding="utf-8") as lines:
-            yield from _parse_lines(lines, path.resolve().parent)
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read the batch file {batch}: {error}") from error
-
-
-def _parse_lines(lines: TextIO, base: Path) -> Iterator[dict | InputError]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            job = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield InputError(f"line {number} is not valid JSON ({error.msg})")
-            continue
-        if not isinstance(job, dict) or set(job) - set(JOB_KEYS):
-            yield InputError(
-                f"line {number} must be a JSON object with keys among {', '.join(JOB_KEYS)}"
-            )
-            continue
-        for key in ("video", "audio"):
-            if isinstance(job.get(key), str):
-                job[key] = str(base / Path(job[key]).expanduser())
-        yield job
 
 
 def summary(result: dict) -> str:
@@ -178,4 +143,4 @@ def summary(result: dict) -> str:
 
 
 def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
+    return printable(str(error))

@@ -85,6 +85,19 @@ class MiniLMText:
             states = self.model(**encoded).last_hidden_state[0]
         return states.float().cpu().numpy()
 
+    def encode_many(self, texts: list[str]) -> list[np.ndarray]:
+        """``self(text)`` for each text in one padded forward pass; each result keeps only its
+        own tokens, so it equals the single call up to float rounding."""
+        if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
+            raise InputError("every text of a batch must be a non-empty string")
+        encoded = self.tokenizer(
+            texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
+        ).to(self.device)
+        with self._lock, torch.inference_mode():
+            states = self.model(**encoded).last_hidden_state.float().cpu().numpy()
+        lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        return [states[i, :length] for i, length in enumerate(lengths)]
+
 
 def load_tuned_layers(model: torch.nn.Module, path: str | Path) -> str:
     """Overwrite ``model``'s layers with those in ``path``; the file's sha256 (16 hex digits).
