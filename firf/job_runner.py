@@ -48,16 +48,20 @@ def run_jobs(
     pipeline: Any, jobs: Iterable[Job], options: RunOptions, out: TextIO = sys.stdout
 ) -> tuple[int, int]:
     """Write one JSON record per job to `out`, in order; (jobs done, jobs failed)."""
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(thread_budget(options.workers))
     progress = _Progress(options.progress_every)
     pending: deque[tuple[list[Job], Future]] = deque()
-    with ThreadPoolExecutor(max_workers=options.workers) as pool:
-        for group in _groups(jobs, options):
-            pending.append((group, pool.submit(_run_group, pipeline, group, options)))
-            while len(pending) > options.workers:
+    try:
+        with ThreadPoolExecutor(max_workers=options.workers) as pool:
+            for group in _groups(jobs, options):
+                pending.append((group, pool.submit(_run_group, pipeline, group, options)))
+                while len(pending) > options.workers:
+                    _write(*pending.popleft(), out, progress)
+            while pending:
                 _write(*pending.popleft(), out, progress)
-        while pending:
-            _write(*pending.popleft(), out, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
     progress.finish()
     return progress.done, progress.failed
 

@@ -354,3 +354,26 @@ def test_undecodable_argv_text_is_analysed_not_a_traceback():
     assert code == 0 and "Traceback" not in stderr, stderr
     result = json.loads(stdout)
     assert result["used"] == ["text"] and any("surrogates" in w for w in result["warnings"])
+
+
+@pytest.mark.slow
+def test_batched_text_jobs_score_as_they_do_one_by_one():
+    from firf.job_runner import RunOptions, run_jobs
+    from firf.pipeline import Pipeline, predict
+
+    pipeline = Pipeline.from_pretrained("weights", device="cpu")
+    texts = ["great", "this was a terrible waste of my evening", "fine \ud800", "ok " * 400]
+    payload = b"\n".join(json.dumps({"text": t}).encode() for t in texts) + b"\n{bad\n"
+    out = io.StringIO()
+    done, failed = run_jobs(
+        pipeline,
+        parse_jobs(io.BytesIO(payload), ROOT),
+        RunOptions(workers=2, progress_every=0),
+        out,
+    )
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (done, failed) == (5, 1) and [r["line"] for r in records] == [1, 2, 3, 4, 5]
+    for text, record in zip(texts, records, strict=False):
+        alone = predict(text=text, pipeline=pipeline)
+        assert record["score"] == pytest.approx(alone.score, abs=1e-4)
+        assert record["coverage"] == alone.coverage and record["warnings"] == alone.warnings
