@@ -89,10 +89,9 @@ def _text_only(job: Job, options: RunOptions) -> bool:
     return (
         job.error is None
         and not options.subsets
-        and set(fields) <= {"text", "drop"}
-        and isinstance(fields.get("text"), str)
+        and set(fields) == {"text"}
+        and isinstance(fields["text"], str)
         and bool(fields["text"].strip())
-        and "drop" not in fields
     )
 
 

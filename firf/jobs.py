@@ -10,6 +10,7 @@ so the output keeps one record per job, in order.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +49,6 @@ def read_jobs(source: str, limits: JobLimits = JobLimits()) -> Iterator[Job]:
     An unreadable file is an ``InputError`` before the first job; problems after that become
     error jobs.
     """
-    import sys
-
     if source == "-":
         yield from parse_jobs(sys.stdin.buffer, Path.cwd(), limits)
         return
