@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, TextIO
@@ -45,21 +47,37 @@ def thread_budget(workers: int) -> int:
 
 
 def run_jobs(
-    pipeline: Any, jobs: Iterable[Job], options: RunOptions, out: TextIO = sys.stdout
+    pipeline: Any, jobs: Iterable[Job], options: RunOptions, out: TextIO | None = None
 ) -> tuple[int, int]:
-    """Write one JSON record per job to `out`, in order; (jobs done, jobs failed)."""
+    """Write one JSON record per job to `out` (default: stdout), in order; (done, failed)."""
+    out = out or sys.stdout
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(thread_budget(options.workers))
     progress = _Progress(options.progress_every)
     pending: deque[tuple[list[Job], Future]] = deque()
+    lock = threading.Lock()
+
+    def flush_done() -> None:
+        """Write every finished group at the head of the queue (from any thread, in order)."""
+        with lock:
+            while pending and pending[0][1].done():
+                _write(*pending.popleft(), out, progress)
+
     try:
         with ThreadPoolExecutor(max_workers=options.workers) as pool:
             for group in _groups(jobs, options):
-                pending.append((group, pool.submit(_run_group, pipeline, group, options)))
-                while len(pending) > options.workers:
-                    _write(*pending.popleft(), out, progress)
-            while pending:
-                _write(*pending.popleft(), out, progress)
+                future = pool.submit(_run_group, pipeline, group, options)
+                with lock:
+                    pending.append((group, future))
+                future.add_done_callback(lambda _: flush_done())
+                while True:  # read no further ahead than the workers can take
+                    with lock:
+                        head = pending[0][1] if len(pending) > options.workers else None
+                    if head is None:
+                        break
+                    wait([head])
+                    flush_done()
+        flush_done()
     finally:
         torch.set_num_threads(previous_threads)
     progress.finish()
@@ -67,21 +85,59 @@ def run_jobs(
 
 
 def _groups(jobs: Iterable[Job], options: RunOptions) -> Iterator[list[Job]]:
-    """Runs of consecutive text-only jobs (up to TEXT_BATCH), every other job on its own."""
+    """Runs of consecutive text-only jobs, every other job on its own.
+
+    A run takes the text-only jobs already read (up to TEXT_BATCH) and never waits for more:
+    from a file that is a full batch, from a pipe that trickles it is each job as it comes.
+    """
+    lines = _Prefetch(jobs, TEXT_BATCH)
     texts: list[Job] = []
-    for job in jobs:
+    while True:
+        job = lines.next(wait=not texts)
+        if texts and (job is None or job is _END or not _text_only(job, options)):
+            yield texts
+            texts = []
+        if job is None:
+            continue
+        if job is _END:
+            return
         if _text_only(job, options):
             texts.append(job)
             if len(texts) == TEXT_BATCH:
                 yield texts
                 texts = []
-            continue
-        if texts:
-            yield texts
-            texts = []
-        yield [job]
-    if texts:
-        yield texts
+        else:
+            yield [job]
+
+
+_END = Job(line=-1)  # the reader is done
+
+
+class _Prefetch:
+    """Jobs read on a thread, so a run can take what has arrived without waiting for more."""
+
+    def __init__(self, jobs: Iterable[Job], depth: int):
+        self._queue: queue.Queue[Job | BaseException] = queue.Queue(maxsize=depth)
+        threading.Thread(target=self._read, args=(jobs,), daemon=True).start()
+
+    def _read(self, jobs: Iterable[Job]) -> None:
+        try:
+            for job in jobs:
+                self._queue.put(job)
+        except BaseException as error:  # e.g. an unreadable file: raised where jobs are taken
+            self._queue.put(error)
+            return
+        self._queue.put(_END)
+
+    def next(self, wait: bool) -> Job | None:
+        """The next job (``_END`` at the end); None when ``wait`` is False and none is ready."""
+        try:
+            item = self._queue.get(block=wait)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
 
 def _text_only(job: Job, options: RunOptions) -> bool:

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -377,3 +378,28 @@ def test_batched_text_jobs_score_as_they_do_one_by_one():
         alone = predict(text=text, pipeline=pipeline)
         assert record["score"] == pytest.approx(alone.score, abs=1e-4)
         assert record["coverage"] == alone.coverage and record["warnings"] == alone.warnings
+
+
+@pytest.mark.slow
+def test_each_record_is_written_as_soon_as_its_job_is_done():
+    """From a pipe, a job's record comes out while the batch is still open, so an interrupted
+    run keeps every record it finished."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "firf", "predict", "--batch", "-", "--weights", "weights"],
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        process.stdin.write(json.dumps({"text": "what a lovely day"}) + "\n{bad\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], HANG_GUARD_S)
+        assert ready, "no record while the batch was open"
+        first, second = json.loads(process.stdout.readline()), process.stdout.readline()
+        assert first["line"] == 1 and "score" in first and "line 2" in second
+    finally:
+        process.kill()  # the interruption: what was written stays written
+        process.communicate()
