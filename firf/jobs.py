@@ -35,7 +35,7 @@ class JobLimits:
 
 @dataclass
 class Job:
-    """One non-blank line of the batch: its fields, or why it cannot be run."""
+    """One line of the batch: its fields, or why it cannot be run."""
 
     line: int
     fields: dict[str, Any] = field(default_factory=dict)
@@ -64,7 +64,8 @@ def read_jobs(source: str, limits: JobLimits = JobLimits()) -> Iterator[Job]:
 
 
 def parse_jobs(stream: BinaryIO, base: Path, limits: JobLimits = JobLimits()) -> Iterator[Job]:
-    """Jobs from a binary stream, one per non-blank line (blank lines are skipped)."""
+    """Jobs from a binary stream, one per line: a blank line is an error record too, so the
+    output has exactly one record per input line and the two can be matched by position."""
     total, number = 0, 0
     while True:
         try:
@@ -86,6 +87,8 @@ def parse_jobs(stream: BinaryIO, base: Path, limits: JobLimits = JobLimits()) ->
             yield Job(number, error=why)
         elif raw.strip():
             yield _parse_line(raw, number, base, limits)
+        else:
+            yield Job(number, error=f"line {number} is blank: no job to run")
         if total > limits.max_total_bytes:
             yield Job(number + 1, error=f"reading stopped after line {number}: {_too_big(limits)}")
             return

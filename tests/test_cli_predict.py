@@ -100,12 +100,13 @@ def test_batch_continues_after_a_bad_line(capsys, checkpoint, files, tmp_path):
     )
     code = main(["predict", "--batch", str(jobs), "--weights", str(checkpoint)])
     results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert code == 1 and len(results) == 5
+    assert code == 1 and len(results) == 6  # one record per line, the blank one included
     assert results[0]["used"] == ["text"]
     assert "line 2" in results[1]["error"] and "JSON" in results[1]["error"]
-    assert "no face" in results[2]["error"]
-    assert results[3]["used"] == ["text"] and results[3]["coverage"]["vision"]["frames"] == 5
-    assert "list of names" in results[4]["error"]
+    assert "line 3 is blank" in results[2]["error"]
+    assert "no face" in results[3]["error"]
+    assert results[4]["used"] == ["text"] and results[4]["coverage"]["vision"]["frames"] == 5
+    assert "list of names" in results[5]["error"]
 
 
 def test_unknown_drop_is_a_one_line_error(capsys, checkpoint):

@@ -195,7 +195,7 @@ def test_every_line_of_a_hostile_batch_gets_a_job_or_an_error_in_order(tmp_path)
     lines = [
         json.dumps({"text": "fine"}).encode(),
         b"{not json",
-        b"",  # blank: skipped
+        b"",  # blank: an error record, so records and lines pair up
         b'{"text": "caf\xc3\xa9 \xff\xfe"}',  # non-UTF-8 inside a value: replaced, kept
         b"[" * 2000 + b"]" * 2000,  # nesting that made json recurse past its limit
         b'{"text": "' + b"a" * 5000 + b'"}',  # over the line limit below
@@ -205,13 +205,14 @@ def test_every_line_of_a_hostile_batch_gets_a_job_or_an_error_in_order(tmp_path)
     ]
     limits = JobLimits(max_line_bytes=4096)
     jobs = list(parse_jobs(io.BytesIO(b"\n".join(lines)), tmp_path, limits))
-    assert [job.line for job in jobs] == [1, 2, 4, 5, 6, 7, 8, 9]
+    assert [job.line for job in jobs] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     errors = {job.line: job.error for job in jobs if job.error}
-    assert set(errors) == {2, 5, 6, 8}
+    assert set(errors) == {2, 3, 5, 6, 8}
+    assert "line 3 is blank" in errors[3]
     assert "line 2 is not valid JSON" in errors[2]
     assert "nests" in errors[5] and "longer than 4,096 bytes" in errors[6]
     assert "keys among" in errors[8]
-    assert jobs[2].fields["text"] == "café \ufffd\ufffd" and "UTF-8" in jobs[2].warnings[0]
+    assert jobs[3].fields["text"] == "café \ufffd\ufffd" and "UTF-8" in jobs[3].warnings[0]
     assert jobs[-1].fields == {"text": "last"}
 
 

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.jsonl",
         help='one job per line, e.g. {"video": "a.mp4", "drop": ["audio"]} (keys: '
         f"{', '.join(JOB_KEYS)}; relative paths are relative to the file; '-' reads stdin); "
-        'prints one JSON record per non-blank line, in order, with its "line" number; '
+        'prints one JSON record per line (blank lines: an error record), in order, with its "line" number; '
         '{"line": N, "error": ...} for a failed job; progress goes to stderr',
     )
     parser.add_argument(
