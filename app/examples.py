@@ -9,21 +9,18 @@ examples still work, so the demo never fails to start over a missing example ass
 from __future__ import annotations
 
 import logging
-import wave
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
-from tools import espeak
+from tools import espeak, media
 
 log = logging.getLogger(__name__)
 
 ALL_MODALITIES = ["text", "audio", "vision"]
 # Bump when the generated media change, so stale caches are not reused.
-MEDIA_VERSION = 1
+MEDIA_VERSION = 2
 CLIP_FPS = 10
 CLIP_SIZE = 256
 
@@ -130,22 +127,11 @@ def face_clip(path: Path, face: np.ndarray, speech: Path | None, seconds: float 
     The motion makes every frame different, as in a real webcam recording, so the face tracker
     is really exercised.
     """
-    rate, pcm = _read_wav(speech) if speech is not None else (0, None)
-    duration = max(seconds, len(pcm) / rate + 0.3 if pcm is not None else 0.0)
-    with av.open(str(path), "w", format="mp4") as out:
-        video = out.add_stream("libx264", rate=CLIP_FPS)
-        video.width = video.height = CLIP_SIZE
-        video.pix_fmt = "yuv420p"
-        video.options = {"preset": "veryfast"}
-        audio = out.add_stream("aac", rate=rate) if pcm is not None else None
-        for index in range(int(round(duration * CLIP_FPS))):
-            frame = av.VideoFrame.from_ndarray(_moving_view(face, index / CLIP_FPS), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, CLIP_FPS)
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
-        if audio is not None:
-            _encode_audio(out, audio, rate, pcm)
-    return path
+    if speech is not None:
+        rate, pcm = media.read_wav(speech)
+        seconds = max(seconds, len(pcm) / rate + 0.3)
+    frames = [_moving_view(face, index / CLIP_FPS) for index in range(round(seconds * CLIP_FPS))]
+    return media.write_clip(path, frames, CLIP_FPS, speech, "mp4")
 
 
 def _astronaut() -> np.ndarray | None:
@@ -177,29 +163,3 @@ def _moving_view(image: np.ndarray, t: float) -> np.ndarray:
     rows = np.clip((cy + offsets * span).astype(int), 0, h - 1)
     cols = np.clip((cx + offsets * span).astype(int), 0, w - 1)
     return np.ascontiguousarray(image[rows[:, None], cols[None, :]])
-
-
-def _read_wav(path: Path) -> tuple[int, np.ndarray]:
-    with wave.open(str(path), "rb") as src:
-        if src.getsampwidth() != 2:
-            raise ValueError(f"{path}: expected 16-bit PCM")
-        pcm = np.frombuffer(src.readframes(src.getnframes()), dtype="<i2")
-        channels = src.getnchannels()
-        return src.getframerate(), pcm.reshape(-1, channels)[:, 0].copy()
-
-
-def _encode_audio(
-    out: av.container.OutputContainer, stream: av.audio.AudioStream, rate: int, pcm: np.ndarray
-) -> None:
-    """Encode mono int16 `pcm` at `rate` into `stream`, resampled to what its encoder accepts."""
-    source = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-    source.sample_rate = rate
-    resampler = av.AudioResampler(
-        format=stream.codec_context.format,
-        layout=stream.codec_context.layout,
-        rate=stream.codec_context.sample_rate,
-        frame_size=stream.codec_context.frame_size or 1024,
-    )
-    for frame in [*resampler.resample(source), *resampler.resample(None)]:
-        out.mux(stream.encode(frame))
-    out.mux(stream.encode())

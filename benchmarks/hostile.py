@@ -26,14 +26,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 import av  # noqa: E402
-import media  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from record import append_section, machine  # noqa: E402
 from scipy.signal import resample_poly  # noqa: E402
+
+from tools import media  # noqa: E402
 
 LIMIT_MB, SLACK_S = 2500, 60.0
 SPEECH = (

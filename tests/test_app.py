@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import media
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from firf.weights import BUNDLED_WEIGHTS
+from tools import media
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ import json
 import re
 import struct
 
-import media
 import numpy as np
 import pytest
 import torch
@@ -21,6 +20,7 @@ from firf.errors import InputError
 from firf.extract import whisper_weights
 from firf.extract.audio import WhisperAudio
 from firf.extract.decode import SAMPLE_RATE, load_audio
+from tools import media
 
 
 @pytest.fixture(scope="module", autouse=True)

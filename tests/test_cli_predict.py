@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import media
 import pytest
 from test_predict import RESULT_KEYS, SPOKEN
 
 from firf.cli import main
 from firf.data.shards import load_shards
 from firf.extract.vision import VISION_DIM
+from tools import media
 
 pytestmark = pytest.mark.slow
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import warnings
 
-import media
 import numpy as np
 import pytest
 
 from firf.errors import InputError
 from firf.extract.decode import SAMPLE_RATE, load_audio, load_video
+from tools import media
 
 
 @pytest.fixture(scope="module")

@@ -252,7 +252,7 @@ def small_sources(root: Path) -> Path:
     48x48 CK+-style faces (the astronaut's) for one training, selection and validation subject."""
     import cv2
 
-    from tests.media import face_image
+    from tools.media import face_image
 
     (root / "mosi").mkdir(parents=True)
     (root / "meld").mkdir()

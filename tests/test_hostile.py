@@ -23,7 +23,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import media
 import numpy as np
 import pytest
 import torch
@@ -35,6 +34,7 @@ from firf.errors import InputError
 from firf.extract.decode import SAMPLE_RATE, _to_16k, load_audio
 from firf.jobs import JobLimits, parse_jobs, read_jobs
 from firf.sanitize import MAX_TEXT_CHARS, clean_text, printable
+from tools import media
 
 ROOT = Path(__file__).resolve().parent.parent
 PEAK_RSS_LIMIT_MB = 2500  # the bound for any door
@@ -145,7 +145,7 @@ def test_decoding_hostile_media_stays_bounded(hostile_media):
 import json, warnings
 import numpy as np
 from firf.extract.decode import load_audio, load_video
-from tests.media import read_wav
+from tools.media import read_wav
 out = {{}}
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import media
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ from firf.errors import InputError
 from firf.pipeline import Pipeline
 from firf.prediction import NEUTRAL_BAND, sentiment_label
 from firf.weights import resolve_weights
+from tools import media
 
 pytestmark = pytest.mark.slow
 

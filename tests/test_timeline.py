@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import media
 import numpy as np
 import pytest
 
@@ -21,6 +20,7 @@ from firf.errors import InputError
 from firf.pipeline import Pipeline
 from firf.timeline import split, utterances
 from firf.weights import BUNDLED_WEIGHTS
+from tools import media
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import cv2
-import media
 import numpy as np
 import pytest
 
@@ -16,6 +15,7 @@ from firf.extract.vision import (
     draw_landmarks,
     prepare_small_face,
 )
+from tools import media
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from firf.extractors import Extractors
 from firf.modalities import MODALITIES
 from firf.pipeline import Pipeline
 from firf.weights import BUNDLED_WEIGHTS
-from tests.media import face_clip, speech_wav
+from tools.media import face_clip, speech_wav
 
 pytestmark = pytest.mark.slow
 

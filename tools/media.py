@@ -1,8 +1,8 @@
-"""Small, offline generators of real test media: speech, tones, silence, face videos, broken files.
+"""Small, offline generators of real media: speech, tones, silence, face videos, broken files.
 
-Tests across the project share these so that every extractor is exercised on genuine encoded
-media (espeak-ng speech, H.264/AAC or VP9/Opus video written by PyAV) instead of mocks. Each
-generator takes well under a second for its default size.
+The tests, the benchmarks and the demo's examples share these, so every extractor is exercised
+on genuine encoded media (espeak-ng speech, H.264/AAC or VP9/Opus video written by PyAV) instead
+of mocks. Each generator takes well under a second for its default size.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def face_clip(
     image = face_image()
     frames = [_moving_view(image, i / fps, size) for i in range(int(round(seconds * fps)))]
     frames = [np.ascontiguousarray(np.rot90(f, -rotation // 90)) for f in frames]
-    return _write_clip(path, frames, fps, audio_wav, container, rotation)
+    return write_clip(path, frames, fps, audio_wav, container, rotation)
 
 
 def blank_clip(
@@ -131,7 +131,7 @@ def blank_clip(
 
     image = data.coffee()
     frames = [_moving_view(image, i / fps, size) for i in range(int(round(seconds * fps)))]
-    return _write_clip(path, frames, fps, audio_wav, container)
+    return write_clip(path, frames, fps, audio_wav, container)
 
 
 def face_in_and_out_clip(
@@ -153,7 +153,7 @@ def face_in_and_out_clip(
         _moving_view(face if face_shown(i / fps) else cup, i / fps, size)
         for i in range(int(round(seconds * fps)))
     ]
-    return _write_clip(path, frames, fps, audio_wav, "mp4")
+    return write_clip(path, frames, fps, audio_wav, "mp4")
 
 
 def corrupt_file(path: str | Path, source: str | Path | None = None) -> Path:
@@ -182,7 +182,7 @@ def _moving_view(image: np.ndarray, t: float, size: int) -> np.ndarray:
     return np.ascontiguousarray(image[rows[:, None], cols[None, :]])
 
 
-def _write_clip(
+def write_clip(
     path: str | Path,
     frames: list[np.ndarray],
     fps: int,
@@ -190,6 +190,7 @@ def _write_clip(
     container: str,
     rotation: int = 0,
 ) -> Path:
+    """An mp4 (H.264/AAC) or webm (VP9/Opus) of RGB `frames` at `fps`, with `audio_wav`'s sound."""
     path = Path(path)
     video_codec, audio_codec, pix_fmt = _CODECS[container]
     with av.open(str(path), "w", format=container) as out:
