@@ -1,332 +1,153 @@
-"""`python -m firf bench robustness`: FIRF, its ablations and the baselines on the synthetic
-factor benchmark, under both missing-modality protocols.
+"""`python -m firf bench robustness --track NAME`: FIRF, its ablations, the baselines and the
+linear ceilings on one benchmark track, over (data seed, init seed) replicates.
 
-python -m firf bench robustness --quick            # 1 training seed, small data, a few minutes
-python -m firf bench robustness --write benchmarks/BENCHMARKS.md   # 3 seeds, 8 models
+python -m firf bench robustness --track shift --quick --json   # 2 replicates, 3 models
+python -m firf bench robustness --track shift --out runs/shift.json   # 6 replicates, 8 models
 
-Every model is trained with the same data, epochs and seeds and selected on the valid split;
-the test split is then swept over all intra rates and modality subsets. The synthetic data is a
-sanity check of the method's mechanics, not a reproduction of the paper's numbers.
+stdout (with --json) is one JSON object: track, replicates, generator_hash, models (means over
+replicates), paired ("firf-X": mean paired difference and 95 % t-interval per metric), probes
+(FIRF's factors) and ceilings. ``--out`` also keeps every replicate's raw numbers;
+``python benchmarks/robustness_report.py RESULT.json`` turns that into the markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from firf.data.synthetic import SyntheticConfig, make_synthetic
-from firf.evaluate import Report, evaluate_robustness, format_table, rate_key
-from firf.missing import INTRA_RATES
-from firf.modalities import SUBSETS
-from firf.model import build_model
-from firf.train import TrainConfig, train
-
-QUICK_MODELS = (
-    "firf",
-    "late_fusion",
-    "misa",
-    "firf_no_fcf",
-    "firf_no_noise",
-    "firf_no_dcsd",
+from firf.benchmark.protocol import (
+    FULL_MODELS,
+    PROTOCOLS,
+    QUICK_MODELS,
+    Protocol,
+    mean_over,
+    paired,
+    run_replicate,
 )
-FULL_MODELS = (*QUICK_MODELS, "firf_no_rec", "firf_oneway")
-INCOMPLETE_RATES = tuple(rate_key(r) for r in INTRA_RATES if r < 1.0)
-INCOMPLETE_SUBSETS = tuple(s for s in SUBSETS if s != "tav")
-SECTION_START = "<!-- firf bench robustness: start -->"
-SECTION_END = "<!-- firf bench robustness: end -->"
+from firf.benchmark.tracks import TRACKS, get_track
+from firf.data.synthetic import generator_hash
 
-
-@dataclass
-class BenchSetup:
-    data: SyntheticConfig
-    epochs: int
-    patience: int
-    seeds: int
-    models: tuple[str, ...]
-
-
-# Short sequences keep the CPU runs affordable; the split of information across modalities and
-# the noise levels are the generator's defaults.
-SHORT = {"text_frames": (8, 16), "audio_frames": (10, 20), "vision_frames": (10, 20)}
-SETUPS = {
-    "full": BenchSetup(
-        SyntheticConfig(**SHORT), epochs=20, patience=5, seeds=3, models=FULL_MODELS
-    ),
-    "quick": BenchSetup(
-        SyntheticConfig(n_train=400, n_valid=100, n_test=150, **SHORT),
-        epochs=6,
-        patience=6,
-        seeds=1,
-        models=QUICK_MODELS,
-    ),
-    # A smoke test of the whole path in seconds; its numbers mean nothing.
-    "tiny": BenchSetup(
-        SyntheticConfig(
-            n_train=48,
-            n_valid=24,
-            n_test=24,
-            text_dim=16,
-            text_frames=(3, 6),
-            audio_frames=(3, 6),
-            vision_frames=(3, 6),
-        ),
-        epochs=1,
-        patience=1,
-        seeds=1,
-        models=QUICK_MODELS,
-    ),
+# A smoke test of the whole path in seconds; its numbers mean nothing.
+TINY_DATA = {
+    "n_train": 48,
+    "n_valid": 16,
+    "n_test": 48,
+    "text_dim": 16,
+    "text_frames": (3, 6),
+    "audio_frames": (3, 6),
+    "vision_frames": (3, 6),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", choices=("robustness",), help="which benchmark")
+    parser.add_argument("--track", choices=tuple(TRACKS), default="control")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="1 seed, 6 models, small data")
+    size.add_argument("--quick", action="store_true", help="2 replicates, 3 models, small sets")
     size.add_argument("--tiny", action="store_true", help="smoke test of the harness (seconds)")
-    parser.add_argument("--seeds", type=int, default=None, help="training seeds per model")
+    parser.add_argument("--replicates", type=int, default=None, help="(data, init) seed pairs")
+    parser.add_argument("--steps", type=int, default=None, help="training steps per model")
     parser.add_argument("--models", default=None, help="comma-separated subset of the models")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--device", default=None, help="cpu, cuda (default: cuda if any)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads for torch (default 1: these models are small, and extra threads mostly "
-        "add synchronisation cost, badly so on a busy machine)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument(
-        "--write",
-        type=Path,
-        default=None,
-        metavar="MARKDOWN",
-        help="write tables into this file (its robustness section) and the JSON + plot beside it",
-    )
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--out", type=Path, default=None, help="also save result + raw replicates")
 
 
-def mean_over_seeds(reports: list[Report]) -> Report:
-    """Mean of every metric over training seeds; ``*_std`` is the spread over those seeds."""
-    merged: Report = {}
-    for protocol in ("intra", "inter"):
-        merged[protocol] = {}
-        for key in reports[0][protocol]:
-            runs = [r[protocol][key] for r in reports]
-            metrics = [name for name in runs[0] if not name.endswith("_std")]
-            row = {}
-            for name in metrics:
-                values = np.array([run[name] for run in runs])
-                row[name] = float(values.mean())
-                row[f"{name}_std"] = float(values.std())
-            merged[protocol][key] = row
-    return merged
-
-
-def summary(results: dict[str, Report]) -> dict[str, dict[str, float]]:
-    """Per model: mean F1 (non0) over intra rates 0.0-0.9 and over the 6 incomplete subsets."""
+def result_of(track: str, replicates: list[dict], elapsed: float) -> dict:
+    """The output contract's object (plus ceilings and wall time) from raw replicates."""
     return {
-        name: {
-            "intra_f1_non0": float(np.mean([r["intra"][k]["f1_non0"] for k in INCOMPLETE_RATES])),
-            "inter_f1_non0": float(np.mean([r["inter"][k]["f1_non0"] for k in INCOMPLETE_SUBSETS])),
-        }
-        for name, r in results.items()
+        "track": track,
+        "replicates": len(replicates),
+        "generator_hash": generator_hash(),
+        "models": mean_over([r["models"] for r in replicates]),
+        "paired": paired(replicates),
+        "probes": {"firf": mean_over([r["probes"] for r in replicates])},
+        "ceilings": mean_over([r["ceilings"] for r in replicates]),
+        "elapsed_s": round(elapsed, 1),
     }
 
 
-def format_summary(rows: dict[str, dict[str, float]]) -> str:
+def format_result(result: dict) -> str:
     lines = [
-        "mean F1 (non0)      intra 0.0-0.9   inter (6 incomplete subsets)",
-        *(
-            f"{name:<18} {row['intra_f1_non0']:>14.4f}   {row['inter_f1_non0']:>14.4f}"
-            for name, row in rows.items()
-        ),
+        f"track {result['track']}, {result['replicates']} replicate(s), "
+        f"generator {result['generator_hash']}, {result['elapsed_s']:.0f} s",
+        f"{'':<20}{'inter F1':>9}{'inter MAE':>10}{'inter Corr':>11}{'intra F1':>9}{'intra MAE':>10}",
     ]
+    rows = {**result["models"], **{f"[{k}]": v for k, v in result["ceilings"].items()}}
+    for name, r in rows.items():
+        lines.append(
+            f"{name:<20}{r['inter_f1']:>9.3f}{r['inter_mae']:>10.3f}{r['inter_corr']:>11.3f}"
+            f"{r['intra_f1']:>9.3f}{r['intra_mae']:>10.3f}"
+        )
+    lines.append("paired (mean [95% CI])   inter F1 / inter MAE / intra F1")
+    for name, p in result["paired"].items():
+        cells = [
+            f"{p[k]['mean']:+.3f} [{p[k]['ci95'][0]:+.3f}, {p[k]['ci95'][1]:+.3f}]"
+            for k in ("inter_f1", "inter_mae", "intra_f1")
+        ]
+        lines.append(f"{name:<24} " + " / ".join(cells))
+    for m, row in result["probes"]["firf"].items():
+        lines.append(f"probe {m}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))
     return "\n".join(lines)
 
 
-def run_benchmark(setup: BenchSetup, device: str | None, log=print) -> dict[str, Report]:
-    datasets = make_synthetic(setup.data)
-    dims = datasets["train"].dims
-    results = {}
-    for name in setup.models:
-        reports = []
-        for seed in range(setup.seeds):
-            start = time.perf_counter()
-            torch.manual_seed(seed)
-            model = build_model(name, dims)
-            cfg = TrainConfig(
-                epochs=setup.epochs, patience=setup.patience, seed=seed, device=device
-            )
-            fit = train(model, datasets, cfg)
-            reports.append(evaluate_robustness(model, datasets["test"], device=device))
-            log(
-                f"{name} seed {seed}: best epoch {fit.best_epoch}, "
-                f"valid MAE {fit.best_valid['mae']:.3f}, {time.perf_counter() - start:.0f} s"
-            )
-        results[name] = mean_over_seeds(reports)
-    return results
-
-
-def machine() -> str:
-    return (
-        f"{platform.platform()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}"
-        + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
-    )
-
-
-def plot(results: dict[str, Report], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, report in results.items():
-        keys = list(report["intra"])
-        means = np.array([report["intra"][k]["f1_non0"] for k in keys])
-        stds = np.array([report["intra"][k]["f1_non0_std"] for k in keys])
-        rates = [float(k) for k in keys]
-        ax.plot(rates, means, marker="o", markersize=3, label=name)
-        ax.fill_between(rates, means - stds, means + stds, alpha=0.15)
-    ax.set_xlabel("intra-modal missing rate")
-    ax.set_ylabel("F1 (non0), test")
-    ax.set_title("Synthetic factor benchmark: robustness to missing frames")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def markdown_section(
-    results: dict[str, Report], setup: BenchSetup, command: str, elapsed: float, png: Path
-) -> str:
-    def table(header: str, keys: tuple[str, ...] | list[str], protocol: str) -> list[str]:
-        lines = [f"| model | {' | '.join(keys)} |", "|---|" + "---|" * len(keys)]
-        for name, report in results.items():
-            rows = report[protocol]
-            if setup.seeds > 1:
-                cells = [f"{rows[k]['f1_non0']:.3f}±{rows[k]['f1_non0_std']:.3f}" for k in keys]
-            else:
-                cells = [f"{rows[k]['f1_non0']:.3f}" for k in keys]
-            lines.append(f"| {name} | {' | '.join(cells)} |")
-        return [header, "", *lines, ""]
-
-    rows = summary(results)
-    data = asdict(setup.data)
-    return "\n".join(
-        [
-            SECTION_START,
-            "## Robustness on the synthetic factor benchmark",
-            "",
-            f"- command: `{command}`",
-            f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-            f"- machine: {machine()}",
-            f"- wall time: {elapsed:.0f} s; {setup.seeds} training seed(s), "
-            f"{setup.epochs} epochs max (patience {setup.patience}), selection on valid",
-            f"- data: {data['n_train']}/{data['n_valid']}/{data['n_test']} clips, "
-            f"dims {data['text_dim']}/{data['audio_dim']}/{data['vision_dim']}, "
-            f"seed {data['seed']}; scores on the test split"
-            + ("; ± is the spread over training seeds" if setup.seeds > 1 else ""),
-            "",
-            "Mean F1 (non0): intra over rates 0.0-0.9, inter over the 6 incomplete subsets.",
-            "",
-            "| model | intra | inter |",
-            "|---|---|---|",
-            *(
-                f"| {n} | {r['intra_f1_non0']:.4f} | {r['inter_f1_non0']:.4f} |"
-                for n, r in rows.items()
-            ),
-            "",
-            *table(
-                "F1 (non0) by intra missing rate:",
-                list(results[next(iter(results))]["intra"]),
-                "intra",
-            ),
-            *table("F1 (non0) by modalities kept:", SUBSETS, "inter"),
-            f"![F1 (non0) vs missing rate]({png.name})",
-            SECTION_END,
-        ]
-    )
-
-
-def write_results(
-    results: dict[str, Report], setup: BenchSetup, command: str, elapsed: float, markdown: Path
-) -> None:
-    """The JSON and the plot beside ``markdown``, and its robustness section (replaced)."""
-    folder = markdown.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "robustness.json").write_text(json.dumps({"models": results}, indent=2))
-    png = folder / "robustness_intra.png"
-    plot(results, png)
-    section = markdown_section(results, setup, command, elapsed, png)
-    text = markdown.read_text() if markdown.is_file() else "# Benchmarks\n"
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    markdown.write_text(text)
-
-
 def command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this run, for the record in the markdown."""
-    parts = ["python -m firf bench robustness"]
-    parts += [f"--{size}" for size in ("quick", "tiny") if getattr(args, size)]
-    for option in ("seeds", "models", "epochs", "device", "threads", "write"):
-        value = getattr(args, option)
-        if value is not None:
-            parts.append(f"--{option} {value}")
+    """The command that reproduces this run, for the record."""
+    parts = ["python -m firf bench robustness", f"--track {args.track}"]
+    parts += [f"--{flag}" for flag in ("quick", "tiny") if getattr(args, flag)]
+    for option in ("replicates", "steps", "models", "out"):
+        if getattr(args, option) is not None:
+            parts.append(f"--{option} {getattr(args, option)}")
     return " ".join(parts)
 
 
 def run(args: argparse.Namespace) -> int:
-    setup = SETUPS["tiny" if args.tiny else "quick" if args.quick else "full"]
-    if args.seeds is not None:
-        setup = replace(setup, seeds=args.seeds)
-    if args.epochs is not None:
-        setup = replace(setup, epochs=args.epochs)
+    """The benchmark; logs go to stderr under --json so stdout holds only the JSON."""
+    protocol: Protocol = PROTOCOLS["quick" if args.quick or args.tiny else "full"]
+    models = QUICK_MODELS if args.quick or args.tiny else FULL_MODELS
+    if args.tiny:
+        protocol = replace(protocol, steps=3, probe_clips=48)
+    if args.replicates is not None:
+        protocol = replace(protocol, replicates=args.replicates)
+    if args.steps is not None:
+        protocol = replace(protocol, steps=args.steps)
     if args.models:
-        chosen = tuple(m.strip() for m in args.models.split(","))
-        unknown = sorted(set(chosen) - set(FULL_MODELS))
-        if unknown:
-            print(f"error: unknown models {unknown}; choose from {FULL_MODELS}", file=sys.stderr)
+        models = tuple(m.strip() for m in args.models.split(","))
+        unknown = sorted(set(models) - set(FULL_MODELS))
+        if unknown or "firf" not in models:
+            print(f"error: --models needs firf and names from {FULL_MODELS}", file=sys.stderr)
             return 2
-        setup = replace(setup, models=chosen)
-    if setup.seeds < 1 or setup.epochs < 1:
-        print("error: --seeds and --epochs must be at least 1", file=sys.stderr)
+    if protocol.replicates < 1 or protocol.steps < 1:
+        print("error: --replicates and --steps must be at least 1", file=sys.stderr)
         return 2
-
+    track = get_track(args.track)
+    if args.tiny:
+        sizes = {**TINY_DATA, "n_unlabelled": 48 if track.data.n_unlabelled else 0}
+        track = replace(track, quick_sizes=sizes)
     torch.set_num_threads(max(1, args.threads))
 
     def log(text: str) -> None:
-        print(text, file=sys.stderr if args.json else sys.stdout)
+        print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     start = time.perf_counter()
-    results = run_benchmark(setup, args.device, log)
-    elapsed = time.perf_counter() - start
+    replicates = [
+        run_replicate(track, i, protocol, models, args.quick or args.tiny, log)
+        for i in range(protocol.replicates)
+    ]
+    result = result_of(args.track, replicates, time.perf_counter() - start)
     if args.json:
-        print(json.dumps({"models": results}, indent=2))
+        print(json.dumps(result, indent=2))
     else:
-        for name, report in results.items():
-            print(f"\n== {name}")
-            print(format_table("intra (missing rate)", report["intra"]))
-            print(format_table("inter (modalities kept)", report["inter"]))
-        print()
-    log(format_summary(summary(results)))
-    log(f"total {elapsed:.0f} s")
-    if args.write is not None:
-        write_results(results, setup, command_line(args), elapsed, args.write)
-        log(f"wrote {args.write} and its robustness.json / robustness_intra.png")
+        print(format_result(result))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        raw = {**result, "steps": protocol.steps, "command": command_line(args), "raw": replicates}
+        args.out.write_text(json.dumps(raw, indent=2))
+        log(f"wrote {args.out}")
     return 0

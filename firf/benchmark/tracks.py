@@ -53,19 +53,19 @@ TRACKS = {
     "control": Track(
         "control",
         SyntheticConfig(n_train=1200, n_valid=300, n_test=5000, **SHORT_FRAMES),
-        quick_sizes={"n_train": 600, "n_test": 1000},
+        quick_sizes={"n_train": 600, "n_test": 600},
     ),
     "shift": Track(
         "shift",
         SyntheticConfig(n_train=1200, n_valid=300, n_test=5000, **SHORT_FRAMES, **RECOVERABLE),
         missing=COMPLETE_ONLY,
-        quick_sizes={"n_train": 600, "n_test": 1000},
+        quick_sizes={"n_train": 600, "n_test": 600},
     ),
     "shift_partial": Track(
         "shift_partial",
         SyntheticConfig(n_train=1200, n_valid=300, n_test=5000, **SHORT_FRAMES, **RECOVERABLE),
         missing=ONE_MODALITY_LOST,
-        quick_sizes={"n_train": 600, "n_test": 1000},
+        quick_sizes={"n_train": 600, "n_test": 600},
     ),
     "scarce": Track(
         "scarce",
@@ -77,7 +77,7 @@ TRACKS = {
             **SHORT_FRAMES,
             **RECOVERABLE,
         ),
-        quick_sizes={"n_unlabelled": 1200, "n_test": 1000},
+        quick_sizes={"n_unlabelled": 1200, "n_test": 600},
     ),
 }
 
