@@ -113,8 +113,15 @@ def score_ceilings(ceilings: LinearCeilings, test: FeatureDataset) -> dict[str, 
 
 
 def run_replicate(
-    track: Track, index: int, protocol: Protocol, models: tuple[str, ...], quick: bool, log
+    track: Track,
+    index: int,
+    protocol: Protocol,
+    models: tuple[str, ...],
+    quick: bool,
+    log,
+    split: str = "test",
 ) -> dict:
+    """Train every model on replicate ``index`` of ``track``; score on ``split``."""
     data_seed, init_seed = replicate_seeds(index)
     datasets = make_synthetic(track.config(data_seed, quick))
     if track.name.startswith("shift"):
@@ -131,10 +138,10 @@ def run_replicate(
         torch.manual_seed(init_seed)
         model = build_model(name, datasets["train"].dims)
         train_fixed(model, datasets, replace(budget))
-        result["models"][name] = score_model(model, datasets["test"])
+        result["models"][name] = score_model(model, datasets[split])
         if name == "firf":
             probe_set = FeatureDataset(
-                datasets["test"].samples[: protocol.probe_clips], datasets["test"].dims
+                datasets[split].samples[: protocol.probe_clips], datasets[split].dims
             )
             result["probes"] = probe_factors(model, probe_set)
         row = result["models"][name]
@@ -143,7 +150,7 @@ def run_replicate(
             f", intra F1 {row['intra_f1']:.3f}, {time.perf_counter() - start:.0f} s"
         )
     ceilings = LinearCeilings(datasets["train"], datasets.get("unlabelled"))
-    result["ceilings"] = score_ceilings(ceilings, datasets["test"])
+    result["ceilings"] = score_ceilings(ceilings, datasets[split])
     return result
 
 

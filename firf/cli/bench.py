@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", type=Path, default=None, help="also save result + raw replicates")
+    parser.add_argument(
+        "--split",
+        choices=("test", "valid"),
+        default="test",
+        help="valid: score the selection split (for choosing model changes; test is for reports)",
+    )
 
 
 def result_of(track: str, replicates: list[dict], elapsed: float) -> dict:
@@ -101,6 +107,8 @@ def command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this run, for the record."""
     parts = ["python -m firf bench robustness", f"--track {args.track}"]
     parts += [f"--{flag}" for flag in ("quick", "tiny") if getattr(args, flag)]
+    if args.split != "test":
+        parts.append(f"--split {args.split}")
     for option in ("replicates", "steps", "models", "out"):
         if getattr(args, option) is not None:
             parts.append(f"--{option} {getattr(args, option)}")
@@ -137,10 +145,11 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     replicates = [
-        run_replicate(track, i, protocol, models, args.quick or args.tiny, log)
+        run_replicate(track, i, protocol, models, args.quick or args.tiny, log, args.split)
         for i in range(protocol.replicates)
     ]
     result = result_of(args.track, replicates, time.perf_counter() - start)
+    result["split"] = args.split
     if args.json:
         print(json.dumps(result, indent=2))
     else:
