@@ -18,10 +18,10 @@ import numpy as np
 SUBSETS = ("t", "a", "v", "ta", "tv", "av")
 
 
-def section_markers(track: str) -> tuple[str, str]:
+def section_markers(label: str) -> tuple[str, str]:
     return (
-        f"<!-- firf bench robustness {track}: start -->",
-        f"<!-- firf bench robustness {track}: end -->",
+        f"<!-- firf bench robustness {label}: start -->",
+        f"<!-- firf bench robustness {label}: end -->",
     )
 
 
@@ -51,11 +51,12 @@ def paired_table(result: dict) -> list[str]:
 
 
 def probe_table(result: dict) -> list[str]:
-    probes = result["probes"]["firf"]
-    keys = list(next(iter(probes.values())))
-    lines = ["| modality | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for m, row in probes.items():
-        lines.append(f"| {m} | " + " | ".join(f"{row[k]:.2f}" for k in keys) + " |")
+    keys = list(next(iter(result["probes"]["firf"].values())))
+    lines = ["| model | modality | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for name, probes in result["probes"].items():
+        for m, row in probes.items():
+            cells = " | ".join(f"{row[k]:.2f}" if k in row else "" for k in keys)
+            lines.append(f"| {name} | {m} | {cells} |")
     return lines
 
 
@@ -81,12 +82,13 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def section(result: dict, command: str, png: Path) -> str:
-    start, end = section_markers(result["track"])
+def section(result: dict, command: str, png: Path, label: str) -> str:
+    start, end = section_markers(label)
+    title = f"Track `{result['track']}`" + ("" if label == result["track"] else f" ({label})")
     return "\n".join(
         [
             start,
-            f"### Track `{result['track']}`",
+            f"### {title}",
             "",
             f"- command: `{command}`",
             f"- {result['replicates']} replicates, {result.get('steps', '?')} steps per model, "
@@ -110,12 +112,12 @@ def section(result: dict, command: str, png: Path) -> str:
     )
 
 
-def write(result: dict, command: str, markdown: Path) -> None:
-    png = markdown.parent / f"robustness_{result['track']}.png"
+def write(result: dict, command: str, markdown: Path, label: str) -> None:
+    png = markdown.parent / f"robustness_{label}.png"
     plot(result, png)
     text = markdown.read_text() if markdown.is_file() else "# Benchmarks\n"
-    new = section(result, command, png)
-    start, end = section_markers(result["track"])
+    new = section(result, command, png, label)
+    start, end = section_markers(label)
     if start in text and end in text:
         before, rest = text.split(start, 1)
         text = before + new + rest.split(end, 1)[1]
@@ -128,14 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, nargs="+", help="files written by --out")
     parser.add_argument("--write", type=Path, required=True, help="the markdown to update")
+    parser.add_argument("--label", default=None, help="section name (default: the track)")
     args = parser.parse_args(argv)
     for path in args.results:
         result = json.loads(path.read_text())
         command = result.get(
             "command", f"python -m firf bench robustness --track {result['track']}"
         )
-        write(result, command, args.write)
-        print(f"{args.write}: section for track {result['track']} from {path}")
+        label = args.label or result["track"]
+        write(result, command, args.write, label)
+        print(f"{args.write}: section {label} from {path}")
     return 0
 
 

@@ -139,11 +139,11 @@ def run_replicate(
         model = build_model(name, datasets["train"].dims)
         train_fixed(model, datasets, replace(budget))
         result["models"][name] = score_model(model, datasets[split])
-        if name == "firf":
+        if hasattr(model, "factorize"):  # FIRF and its variants
             probe_set = FeatureDataset(
                 datasets[split].samples[: protocol.probe_clips], datasets[split].dims
             )
-            result["probes"] = probe_factors(model, probe_set)
+            result["probes"][name] = probe_factors(model, probe_set)
         row = result["models"][name]
         log(
             f"replicate {index} {name}: inter F1 {row['inter_f1']:.3f} MAE {row['inter_mae']:.3f}"

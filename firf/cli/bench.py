@@ -32,6 +32,7 @@ from firf.benchmark.protocol import (
 )
 from firf.benchmark.tracks import TRACKS, get_track
 from firf.data.synthetic import generator_hash
+from firf.model.build import MODEL_NAMES
 
 # A smoke test of the whole path in seconds; its numbers mean nothing.
 TINY_DATA = {
@@ -73,7 +74,7 @@ def result_of(track: str, replicates: list[dict], elapsed: float) -> dict:
         "generator_hash": generator_hash(),
         "models": mean_over([r["models"] for r in replicates]),
         "paired": paired(replicates),
-        "probes": {"firf": mean_over([r["probes"] for r in replicates])},
+        "probes": mean_over([r["probes"] for r in replicates]),
         "ceilings": mean_over([r["ceilings"] for r in replicates]),
         "elapsed_s": round(elapsed, 1),
     }
@@ -98,8 +99,10 @@ def format_result(result: dict) -> str:
             for k in ("inter_f1", "inter_mae", "intra_f1")
         ]
         lines.append(f"{name:<24} " + " / ".join(cells))
-    for m, row in result["probes"]["firf"].items():
-        lines.append(f"probe {m}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))
+    for name, probes in result["probes"].items():
+        for m, row in probes.items():
+            cells = ", ".join(f"{k} {v:.2f}" for k, v in row.items())
+            lines.append(f"probe {name} {m}: {cells}")
     return "\n".join(lines)
 
 
@@ -127,9 +130,9 @@ def run(args: argparse.Namespace) -> int:
         protocol = replace(protocol, steps=args.steps)
     if args.models:
         models = tuple(m.strip() for m in args.models.split(","))
-        unknown = sorted(set(models) - set(FULL_MODELS))
+        unknown = sorted(set(models) - set(MODEL_NAMES))
         if unknown or "firf" not in models:
-            print(f"error: --models needs firf and names from {FULL_MODELS}", file=sys.stderr)
+            print(f"error: --models needs firf and names from {MODEL_NAMES}", file=sys.stderr)
             return 2
     if protocol.replicates < 1 or protocol.steps < 1:
         print("error: --replicates and --steps must be at least 1", file=sys.stderr)
