@@ -94,7 +94,7 @@ def section(result: dict, command: str, png: Path, label: str) -> str:
             f"- {result['replicates']} replicates, {result.get('steps', '?')} steps per model, "
             f"generator {result['generator_hash']}, wall time {result['elapsed_s']:.0f} s",
             "",
-            "Means over replicates (test split; ceilings in italics):",
+            f"Means over replicates ({result.get('split', 'test')} split; ceilings in italics):",
             "",
             *table(result),
             "",
