@@ -120,6 +120,7 @@ def run_replicate(
     quick: bool,
     log,
     split: str = "test",
+    device: str | None = None,
 ) -> dict:
     """Train every model on replicate ``index`` of ``track``; score on ``split``."""
     data_seed, init_seed = replicate_seeds(index)
@@ -131,6 +132,7 @@ def run_replicate(
         steps=protocol.steps,
         seed=init_seed,
         missing=track.missing,
+        device=device,
     )
     result = {"models": {}, "probes": {}}
     for name in models:

@@ -32,6 +32,7 @@ from firf.benchmark.protocol import (
 )
 from firf.benchmark.tracks import TRACKS, get_track
 from firf.data.synthetic import generator_hash
+from firf.device import resolve_device
 from firf.model.build import MODEL_NAMES
 
 # A smoke test of the whole path in seconds; its numbers mean nothing.
@@ -56,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="training steps per model")
     parser.add_argument("--models", default=None, help="comma-separated subset of the models")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    parser.add_argument("--device", default=None, help="cpu, cuda (default: cuda if any)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", type=Path, default=None, help="also save result + raw replicates")
     parser.add_argument(
@@ -137,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if protocol.replicates < 1 or protocol.steps < 1:
         print("error: --replicates and --steps must be at least 1", file=sys.stderr)
         return 2
+    device = str(resolve_device(args.device))  # a bad device fails here, before any work
     track = get_track(args.track)
     if args.tiny:
         sizes = {**TINY_DATA, "n_unlabelled": 48 if track.data.n_unlabelled else 0}
@@ -148,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     replicates = [
-        run_replicate(track, i, protocol, models, args.quick or args.tiny, log, args.split)
+        run_replicate(track, i, protocol, models, args.quick or args.tiny, log, args.split, device)
         for i in range(protocol.replicates)
     ]
     result = result_of(args.track, replicates, time.perf_counter() - start)
