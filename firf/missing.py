@@ -70,18 +70,26 @@ class TrainMissing:
     ``max_rate`` is 1.0 so training covers the whole evaluation range (intra rates up to 0.9);
     ``complete_fraction`` keeps some samples untouched so the model still learns from full
     evidence (LNLN's scheme); ``modality_drop_prob`` removes whole modalities independently, as in
-    the inter protocol, without ever removing every modality of a sample.
+    the inter protocol, without ever removing every modality of a sample. ``max_dropped`` caps how
+    many whole modalities one sample may lose (the benchmark's ``shift_partial`` track uses 1 to
+    keep single-modality patterns out of labelled training).
     """
 
     complete_fraction: float = 0.2
     max_rate: float = 1.0
     modality_drop_prob: float = 0.3
+    max_dropped: int = len(MODALITIES) - 1
 
     def __post_init__(self) -> None:
         for name in ("complete_fraction", "max_rate", "modality_drop_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"TrainMissing.{name} must lie in [0, 1], got {value}")
+        if not 0 <= self.max_dropped < len(MODALITIES):
+            raise InputError(
+                f"TrainMissing.max_dropped must lie in [0, {len(MODALITIES) - 1}], "
+                f"got {self.max_dropped}"
+            )
 
 
 def random_view(batch: Batch, cfg: TrainMissing, generator: torch.Generator) -> Batch:
@@ -98,6 +106,10 @@ def random_view(batch: Batch, cfg: TrainMissing, generator: torch.Generator) -> 
     rates[complete] = 0.0
     dropped = torch.rand(n, len(MODALITIES), generator=generator) < cfg.modality_drop_prob
     dropped &= ~complete.unsqueeze(1)
+    if cfg.max_dropped < len(MODALITIES) - 1:  # keep a random max_dropped of the drawn drops
+        order = torch.where(dropped, torch.rand(dropped.shape, generator=generator), -1.0)
+        kept = order.topk(max(cfg.max_dropped, 1), dim=1).values[:, -1:]
+        dropped &= (order >= kept) & (cfg.max_dropped > 0)
 
     keep = {}
     for i, m in enumerate(MODALITIES):

@@ -13,6 +13,11 @@ With ``ema_decay`` > 0 the model that is scored, selected and saved is an expone
 average of the trained weights. Small validation sets make the per-epoch scores of raw weights
 swing from one epoch to the next, so the kept epoch is partly luck; the average moves smoothly
 and usually generalises better too.
+
+``train_fixed`` is the benchmark's protocol instead: a fixed number of steps, warm-up and cosine
+decay of the learning rate, and the final EMA weights kept, with no selection at all (nothing
+about the result depends on a noisy validation score). With an ``unlabelled`` split, every step
+also feeds two damaged views of an unlabelled batch to the model's ``label_free_loss``.
 """
 
 from __future__ import annotations
@@ -215,3 +220,98 @@ def save_run(model: nn.Module, cfg: TrainConfig, result: TrainResult, out_dir: P
         "result": result.to_dict(),
     }
     (out_dir / "train_log.json").write_text(json.dumps(log, indent=2))
+
+
+@dataclass
+class FixedBudget:
+    """The benchmark's training protocol (see the module docstring)."""
+
+    steps: int = 1500
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.05
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    seed: int = 0
+    device: str | None = None
+    missing: TrainMissing = field(default_factory=TrainMissing)  # labelled views
+    unlabelled_missing: TrainMissing = field(default_factory=TrainMissing)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise InputError("steps and batch_size must be at least 1")
+        if not 0.0 < self.ema_decay < 1.0:
+            raise InputError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+
+
+def warmup_cosine(step: int, steps: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.5 * (1.0 + float(np.cos(np.pi * min(progress, 1.0))))
+
+
+def _endless(loader):
+    while True:
+        yield from loader
+
+
+def train_fixed(
+    model: nn.Module, datasets: dict[str, FeatureDataset], cfg: FixedBudget
+) -> dict[str, float]:
+    """Train for exactly ``cfg.steps`` steps and leave the final EMA weights in ``model``.
+
+    Only ``datasets["train"]`` labels are read; ``datasets["unlabelled"]`` (optional) feeds the
+    model's ``label_free_loss`` when it has one. Returns the mean of each loss term over the
+    last tenth of the steps (to see whether training had settled).
+    """
+    if len(datasets.get("train", [])) == 0:
+        raise InputError("training needs a non-empty 'train' split")
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    fit_input_statistics(model, datasets["train"])
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = max(1, int(cfg.warmup_fraction * cfg.steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, cfg.steps, warmup)
+    )
+    average = _weight_average(model, cfg.ema_decay)
+    labelled = _endless(make_loader(datasets["train"], cfg.batch_size, True, cfg.seed))
+    unlabelled = None
+    if len(datasets.get("unlabelled", [])) and hasattr(model, "label_free_loss"):
+        loader = make_loader(datasets["unlabelled"], cfg.batch_size, True, cfg.seed + 1)
+        unlabelled = _endless(loader)
+    gen_a, gen_b = _view_generators(cfg.seed)
+    sums: dict[str, float] = {}
+    tail_start = cfg.steps - max(1, cfg.steps // 10)
+    model.train()
+    for step in range(cfg.steps):
+        batch = next(labelled)
+        view_a = batch_to(random_view(batch, cfg.missing, gen_a), device)
+        view_b = batch_to(random_view(batch, cfg.missing, gen_b), device)
+        loss, logs = model.compute_loss(view_a, view_b)
+        if unlabelled is not None:
+            clips = {k: v for k, v in next(unlabelled).items() if k != "label"}
+            free_a = batch_to(random_view(clips, cfg.unlabelled_missing, gen_a), device)
+            free_b = batch_to(random_view(clips, cfg.unlabelled_missing, gen_b), device)
+            free, free_logs = model.label_free_loss(free_a, free_b)
+            loss = loss + free
+            logs.update({f"unlabelled_{k}": v for k, v in free_logs.items()})
+        if not torch.isfinite(loss):
+            raise InputError(f"training diverged at step {step}; try a lower learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        schedule.step()
+        average.update_parameters(model)
+        if step >= tail_start:
+            for name, value in logs.items():
+                sums[name] = sums.get(name, 0.0) + value
+    model.load_state_dict(average.module.state_dict())
+    model.eval()
+    return {name: total / (cfg.steps - tail_start) for name, total in sums.items()}

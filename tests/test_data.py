@@ -238,3 +238,16 @@ def test_shards_split_filter_and_errors(tmp_path):
         load_shards(tmp_path / "elsewhere")
     with pytest.raises(InputError, match=r"sample 'x'.*text"):
         writer.add("x", arrays(2, 2, 2) | {"text": np.zeros((2, 9))}, 0.0, "train")
+
+
+def test_synthetic_keeps_latents_and_adds_unlabelled_split_without_moving_others(tiny_config):
+    base = make_synthetic(tiny_config)
+    extended = make_synthetic(SyntheticConfig(**{**tiny_config.__dict__, "n_unlabelled": 20}))
+    assert len(extended["unlabelled"]) == 20 and "unlabelled" not in base
+    a, b = base["test"].samples[5], extended["test"].samples[5]
+    assert np.array_equal(a["text"], b["text"]) and np.array_equal(a["latents"], b["latents"])
+    latents = np.stack([s["latents"] for s in base["train"].samples])
+    assert latents.shape == (96, 4)
+    # The label is built from the latents: their weighted sum explains most of it.
+    score = latents @ np.sqrt(tiny_config.sentiment_shares)
+    assert np.corrcoef(score, base["train"].labels)[0, 1] > 0.9

@@ -124,3 +124,10 @@ def test_random_view_mix_of_complete_and_damaged(batch):
 def test_train_missing_rejects_out_of_range():
     with pytest.raises(InputError, match="max_rate"):
         TrainMissing(max_rate=1.2)
+
+
+def test_max_dropped_caps_whole_modality_losses(batch):
+    cfg = TrainMissing(complete_fraction=0.0, max_rate=0.0, modality_drop_prob=0.9, max_dropped=1)
+    view = random_view(batch, cfg, torch.Generator().manual_seed(0))
+    kept = presence(view).sum(1)
+    assert kept.min() == 2 and (kept == 2).float().mean() > 0.8

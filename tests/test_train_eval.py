@@ -8,6 +8,7 @@ import torch
 
 from firf.cli import main
 from firf.data.shards import ShardWriter, load_shards
+from firf.data.synthetic import generator_hash
 from firf.errors import InputError
 from firf.evaluate import evaluate, evaluate_robustness, format_report, predict_scores
 from firf.modalities import MODALITIES, SUBSETS
@@ -199,16 +200,27 @@ def test_cli_evaluate_refuses_mismatched_features(shard_dir, tmp_path, capsys):
     assert "expects feature dims" in capsys.readouterr().err
 
 
-def test_bench_tiny_json_shape(capsys):
-    code = main(["bench", "robustness", "--tiny", "--json", "--models", "firf,late_fusion"])
+def test_bench_tiny_json_follows_the_output_contract(capsys):
+    code = main(["bench", "robustness", "--track", "scarce", "--tiny", "--json"])
     assert code == 0
-    captured = capsys.readouterr()
-    results = json.loads(captured.out)
-    assert list(results) == ["models"] and list(results["models"]) == ["firf", "late_fusion"]
-    for report in results["models"].values():
-        assert list(report["intra"]) == RATE_KEYS and list(report["inter"]) == list(SUBSETS)
-        assert {"f1_non0", "acc2_non0", "mae", "corr"} <= set(report["intra"]["0.5"])
-    assert "intra 0.0-0.9" in captured.err
+    result = json.loads(capsys.readouterr().out)
+    assert result["track"] == "scarce" and result["replicates"] == 2
+    assert result["generator_hash"] == generator_hash()
+    assert set(result["models"]) == {"firf", "late_fusion", "firf_no_rec"}
+    for row in result["models"].values():
+        assert {"intra_f1", "inter_f1", "inter_mae", "intra_mae"} <= set(row)
+    assert set(result["paired"]) == {"firf-late_fusion", "firf-firf_no_rec"}
+    for metric in ("inter_f1", "inter_mae", "intra_f1"):
+        cell = result["paired"]["firf-late_fusion"][metric]
+        low, high = cell["ci95"]
+        assert low <= cell["mean"] <= high
+        gap = result["models"]["firf"][metric] - result["models"]["late_fusion"][metric]
+        assert cell["mean"] == pytest.approx(gap)
+    probes = result["probes"]["firf"]
+    assert set(probes) == set(MODALITIES)
+    expected = {"syn_label_r2", "het_label_r2", "noise_label_r2", "syn_shared_r2"}
+    assert expected | {"syn_private_r2", "het_private_r2"} <= set(probes["text"])
+    assert set(result["ceilings"]) == {"ridge", "reconstruct_ridge", "pattern_oracle"}
 
 
 def test_cli_train_on_an_mmsa_pickle_keeps_the_sims_scale(mmsa_pickle, tmp_path, capsys):
@@ -221,17 +233,3 @@ def test_cli_train_on_an_mmsa_pickle_keeps_the_sims_scale(mmsa_pickle, tmp_path,
     assert code == 0
     assert "acc3" in capsys.readouterr().out  # the SIMS metric set
     assert load_model(out).config.score_range == 1.0
-
-
-def test_bench_write_replaces_its_section(tmp_path, capsys):
-    markdown = tmp_path / "BENCHMARKS.md"
-    markdown.write_text("# Benchmarks\n\n## Load\n\nother results\n")
-    for _ in range(2):
-        args = ["bench", "robustness", "--tiny", "--models", "late_fusion"]
-        assert main([*args, "--write", str(markdown)]) == 0
-    text = markdown.read_text()
-    assert text.count("## Robustness on the synthetic factor benchmark") == 1
-    assert "other results" in text and "--tiny --models late_fusion" in text
-    assert (tmp_path / "robustness_intra.png").stat().st_size > 1000
-    saved = json.loads((tmp_path / "robustness.json").read_text())
-    assert list(saved["models"]) == ["late_fusion"]

@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "train FIRF or a baseline on MMSA pickles, shards or synthetic data",
     ),
     "evaluate": ("firf.cli.evaluate", "robustness sweep: intra-modal rates and modality subsets"),
-    "bench": ("firf.bench", "benchmarks (robustness on the synthetic factor benchmark)"),
+    "bench": ("firf.cli.bench", "benchmark tracks: FIRF, ablations, baselines, ceilings"),
 }
 
 

@@ -19,14 +19,24 @@ Generative story, per clip:
    weak in any single frame, so dropping frames degrades predictions gradually.
 
 The projections are drawn from the seed once and shared by all splits; each split then draws its
-clips from its own child seed. Nothing here is tuned toward any model: the knobs are the
+clips from its own child seed. Every sample keeps its sentiment latents (``latents``: ``s_c, s_t,
+s_a, s_v``, see ``LATENTS``) so probes can ask which of them a representation carries; models
+never read them. ``n_unlabelled`` > 0 adds an ``unlabelled`` split (its labels are kept for
+probing only; training code must not read them).
+
+``sentiment_gain`` scales the two sentiment coordinates of every modality's content against the
+non-sentiment latents. At 1 (the default, the ``control`` track) sentiment is one coordinate of
+ten and weak in audio's 5 dims; the harder tracks raise it, and audio's dimension, so the shared
+sentiment ``s_c`` can actually be recovered from any one modality. Nothing here is tuned toward any model: the knobs are the
 information shares and noise levels, and the defaults make text the strongest modality (as in
 CMU-MOSI) without making audio or vision useless.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +45,7 @@ from firf.errors import InputError
 from firf.modalities import MODALITIES
 
 SPLITS = ("train", "valid", "test")
+LATENTS = ("shared", "text", "audio", "vision")  # order of sample["latents"]: s_c, s_t, s_a, s_v
 
 
 @dataclass
@@ -56,6 +67,8 @@ class SyntheticConfig:
     frame_noise: tuple[float, float, float] = (1.0, 1.5, 1.5)  # i.i.d. noise std, t, a, v
     label_scale: float = 1.6
     label_noise: float = 0.3
+    sentiment_gain: float = 1.0  # scale of s_c and s_m in each modality's content
+    n_unlabelled: int = 0  # clips of the extra "unlabelled" split (0: no such split)
     seed: int = 0
 
     @property
@@ -70,8 +83,10 @@ class SyntheticConfig:
         shares = np.asarray(self.sentiment_shares)
         if (shares < 0).any() or not np.isclose(shares.sum(), 1.0):
             raise InputError(f"sentiment_shares must be >= 0 and sum to 1, got {shares.tolist()}")
-        if min(self.n_train, self.n_valid, self.n_test) < 1:
+        if min(self.n_train, self.n_valid, self.n_test) < 1 or self.n_unlabelled < 0:
             raise InputError("every split of the synthetic benchmark needs at least one clip")
+        if self.sentiment_gain <= 0:
+            raise InputError(f"sentiment_gain must be positive, got {self.sentiment_gain}")
         for m, (low, high) in self.frames.items():
             if not 1 <= low <= high:
                 raise InputError(f"{m} frame range must satisfy 1 <= low <= high, got {low, high}")
@@ -123,6 +138,7 @@ def _make_split(
     cfg: SyntheticConfig, maps: dict, n: int, split: str, rng: np.random.Generator
 ) -> list[Sample]:
     weights = np.sqrt(np.asarray(cfg.sentiment_shares))
+    gain = cfg.sentiment_gain
     samples = []
     for i in range(n):
         components = rng.normal(size=4)  # s_c, s_t, s_a, s_v
@@ -132,10 +148,12 @@ def _make_split(
         sample: Sample = {
             "id": f"synthetic-{split}-{i:05d}",
             "label": float(np.round(label * 5) / 5),
+            "latents": components.astype(np.float32),
         }
         for j, m in enumerate(MODALITIES):
             specific = rng.normal(size=cfg.specific_latents)
-            content = np.concatenate([[components[0], components[1 + j]], shared, specific])
+            sentiment = gain * components[[0, 1 + j]]
+            content = np.concatenate([sentiment, shared, specific])
             low, high = cfg.frames[m]
             frames = int(rng.integers(low, high + 1))
             sample[m] = _render(content, frames, maps[m], cfg, cfg.frame_noise[j], rng)
@@ -144,15 +162,30 @@ def _make_split(
 
 
 def make_synthetic(cfg: SyntheticConfig | None = None) -> dict[str, FeatureDataset]:
-    """The benchmark's train / valid / test splits, fully determined by ``cfg``."""
+    """The benchmark's train / valid / test (and unlabelled) splits, fully determined by ``cfg``.
+
+    The unlabelled split draws from the next child seed, so adding it changes no other split.
+    """
     cfg = cfg or SyntheticConfig()
     cfg.validate()
-    proj_seed, *split_seeds = np.random.SeedSequence(cfg.seed).spawn(1 + len(SPLITS))
+    splits = SPLITS + (("unlabelled",) if cfg.n_unlabelled else ())
+    proj_seed, *split_seeds = np.random.SeedSequence(cfg.seed).spawn(1 + len(splits))
     maps = _projections(cfg, np.random.default_rng(proj_seed))
-    sizes = {"train": cfg.n_train, "valid": cfg.n_valid, "test": cfg.n_test}
+    sizes = {
+        "train": cfg.n_train,
+        "valid": cfg.n_valid,
+        "test": cfg.n_test,
+        "unlabelled": cfg.n_unlabelled,
+    }
     return {
         split: FeatureDataset(
             _make_split(cfg, maps, sizes[split], split, np.random.default_rng(seed)), cfg.dims
         )
-        for split, seed in zip(SPLITS, split_seeds, strict=True)
+        for split, seed in zip(splits, split_seeds, strict=True)
     }
+
+
+def generator_hash() -> str:
+    """First 12 hex digits of the SHA-256 of this module's source: results record it, so a
+    number is only ever compared with numbers from the same generator."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]

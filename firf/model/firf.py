@@ -32,6 +32,7 @@ from firf.model.firf_losses import (
     mean_of,
     missing_loss,
     synergy_loss,
+    total_and_logs,
     unimodal_loss,
 )
 from firf.model.layers import (
@@ -242,28 +243,33 @@ class FIRF(
             l1, ce = self.task_loss(view.fused_score, view.output.logits, label)
             terms[f"l1_{name}"] = (1.0, l1)
             terms[f"dist_{name}"] = (w.lambda_dist, ce)
+        if c.use_fcf and c.use_noise:
+            terms["noise"] = (w.lambda_noise, mean_of(self.noise_loss(v, label) for v in (a, b)))
+        terms["uni"] = (w.lambda_uni, mean_of(unimodal_loss(v, label) for v in (a, b)))
+        terms.update(self.label_free_terms(a, b))
+        return total_and_logs(terms)
+
+    def label_free_loss(self, view_a: Batch, view_b: Batch) -> tuple[Tensor, dict[str, float]]:
+        """The terms that need no label, on two views of unlabelled clips (labels ignored)."""
+        a, b = self.run(view_a), self.run(view_b)
+        return total_and_logs(self.label_free_terms(a, b))
+
+    def label_free_terms(self, a: ViewPass, b: ViewPass) -> dict[str, tuple[float, Tensor]]:
+        """Factorization, reconstruction and distillation terms: name -> (weight, value)."""
+        c, w = self.config, self.loss_config
+        terms: dict[str, tuple[float, Tensor]] = {}
         if c.use_fcf:
-            terms["syn"] = (
-                w.lambda_syn,
-                mean_of(synergy_loss(v, w.syn_temperature) for v in (a, b)),
-            )
+            syn = mean_of(synergy_loss(v, w.syn_temperature) for v in (a, b))
+            terms["syn"] = (w.lambda_syn, syn)
             terms["het"] = (w.lambda_het, mean_of(heterogeneity_loss(v) for v in (a, b)))
             terms["rec"] = (w.lambda_rec, mean_of(self.decoding_loss(v) for v in (a, b)))
-            if c.use_noise:
-                noise = mean_of(self.noise_loss(v, label) for v in (a, b))
-                terms["noise"] = (w.lambda_noise, noise)
-        terms["uni"] = (w.lambda_uni, mean_of(unimodal_loss(v, label) for v in (a, b)))
         if c.use_reconstruction:
             terms["miss"] = (w.lambda_miss, missing_loss(a, b, self.fusion_factors))
         if w.lambda_kd > 0:
             kd, calibration = distillation_loss(a, b, w)
             terms["kd"] = (w.lambda_kd, kd)
             terms["calibration"] = (w.lambda_kd, calibration)
-
-        loss = sum(weight * value for weight, value in terms.values())
-        logs = {name: float(value.detach()) for name, (_, value) in terms.items()}
-        logs["loss"] = float(loss.detach())
-        return loss, logs
+        return terms
 
     def task_loss(self, score: Tensor, logits: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
         """L1 on the fused score (the MMSA convention) and cross-entropy of the distribution

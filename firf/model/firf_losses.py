@@ -91,5 +91,13 @@ def distillation_loss(a: ViewPass, b: ViewPass, cfg: losses.FIRFLoss) -> tuple[T
     return kd.mean(), calibration
 
 
+def total_and_logs(terms: dict[str, tuple[float, Tensor]]) -> tuple[Tensor, dict[str, float]]:
+    """The weighted sum of ``terms`` and each unweighted value (plus the total) for the logs."""
+    loss = sum(weight * value for weight, value in terms.values())
+    logs = {name: float(value.detach()) for name, (_, value) in terms.items()}
+    logs["loss"] = float(loss.detach())
+    return loss, logs
+
+
 def mean_of(values) -> Tensor:
     return torch.stack(list(values)).mean()

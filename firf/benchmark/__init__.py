@@ -1,0 +1,1 @@
+"""The synthetic robustness benchmark: tracks, the replicate protocol, linear ceilings, probes."""

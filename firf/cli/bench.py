@@ -1,0 +1,168 @@
+"""`python -m firf bench robustness --track NAME`: FIRF, its ablations, the baselines and the
+linear ceilings on one benchmark track, over (data seed, init seed) replicates.
+
+python -m firf bench robustness --track shift --quick --json   # 2 replicates, 3 models
+python -m firf bench robustness --track shift --out runs/shift.json   # 6 replicates, 8 models
+
+stdout (with --json) is one JSON object: track, replicates, generator_hash, models (means over
+replicates), paired ("firf-X": mean paired difference and 95 % t-interval per metric), probes
+(FIRF's factors) and ceilings. ``--out`` also keeps every replicate's raw numbers;
+``python benchmarks/robustness_report.py RESULT.json`` turns that into the markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from firf.benchmark.protocol import (
+    FULL_MODELS,
+    PROTOCOLS,
+    QUICK_MODELS,
+    Protocol,
+    mean_over,
+    paired,
+    run_replicate,
+)
+from firf.benchmark.tracks import TRACKS, get_track
+from firf.data.synthetic import generator_hash
+from firf.device import resolve_device
+from firf.model.build import MODEL_NAMES
+
+# A smoke test of the whole path in seconds; its numbers mean nothing.
+TINY_DATA = {
+    "n_train": 48,
+    "n_valid": 16,
+    "n_test": 48,
+    "text_dim": 16,
+    "text_frames": (3, 6),
+    "audio_frames": (3, 6),
+    "vision_frames": (3, 6),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", choices=("robustness",), help="which benchmark")
+    parser.add_argument("--track", choices=tuple(TRACKS), default="control")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="2 replicates, 3 models, small sets")
+    size.add_argument("--tiny", action="store_true", help="smoke test of the harness (seconds)")
+    parser.add_argument("--replicates", type=int, default=None, help="(data, init) seed pairs")
+    parser.add_argument("--steps", type=int, default=None, help="training steps per model")
+    parser.add_argument("--models", default=None, help="comma-separated subset of the models")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    parser.add_argument("--device", default=None, help="cpu, cuda (default: cuda if any)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--out", type=Path, default=None, help="also save result + raw replicates")
+    parser.add_argument(
+        "--split",
+        choices=("test", "valid"),
+        default="test",
+        help="valid: score the selection split (for choosing model changes; test is for reports)",
+    )
+
+
+def result_of(track: str, replicates: list[dict], elapsed: float) -> dict:
+    """The output contract's object (plus ceilings and wall time) from raw replicates."""
+    return {
+        "track": track,
+        "replicates": len(replicates),
+        "generator_hash": generator_hash(),
+        "models": mean_over([r["models"] for r in replicates]),
+        "paired": paired(replicates),
+        "probes": mean_over([r["probes"] for r in replicates]),
+        "ceilings": mean_over([r["ceilings"] for r in replicates]),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def format_result(result: dict) -> str:
+    lines = [
+        f"track {result['track']}, {result['replicates']} replicate(s), "
+        f"generator {result['generator_hash']}, {result['elapsed_s']:.0f} s",
+        f"{'':<20}{'inter F1':>9}{'inter MAE':>10}{'inter Corr':>11}{'intra F1':>9}{'intra MAE':>10}",
+    ]
+    rows = {**result["models"], **{f"[{k}]": v for k, v in result["ceilings"].items()}}
+    for name, r in rows.items():
+        lines.append(
+            f"{name:<20}{r['inter_f1']:>9.3f}{r['inter_mae']:>10.3f}{r['inter_corr']:>11.3f}"
+            f"{r['intra_f1']:>9.3f}{r['intra_mae']:>10.3f}"
+        )
+    lines.append("paired (mean [95% CI])   inter F1 / inter MAE / intra F1")
+    for name, p in result["paired"].items():
+        cells = [
+            f"{p[k]['mean']:+.3f} [{p[k]['ci95'][0]:+.3f}, {p[k]['ci95'][1]:+.3f}]"
+            for k in ("inter_f1", "inter_mae", "intra_f1")
+        ]
+        lines.append(f"{name:<24} " + " / ".join(cells))
+    for name, probes in result["probes"].items():
+        for m, row in probes.items():
+            cells = ", ".join(f"{k} {v:.2f}" for k, v in row.items())
+            lines.append(f"probe {name} {m}: {cells}")
+    return "\n".join(lines)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run, for the record."""
+    parts = ["python -m firf bench robustness", f"--track {args.track}"]
+    parts += [f"--{flag}" for flag in ("quick", "tiny") if getattr(args, flag)]
+    if args.split != "test":
+        parts.append(f"--split {args.split}")
+    for option in ("replicates", "steps", "models", "out"):
+        if getattr(args, option) is not None:
+            parts.append(f"--{option} {getattr(args, option)}")
+    return " ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The benchmark; logs go to stderr under --json so stdout holds only the JSON."""
+    protocol: Protocol = PROTOCOLS["quick" if args.quick or args.tiny else "full"]
+    models = QUICK_MODELS if args.quick or args.tiny else FULL_MODELS
+    if args.tiny:
+        protocol = replace(protocol, steps=3, probe_clips=48)
+    if args.replicates is not None:
+        protocol = replace(protocol, replicates=args.replicates)
+    if args.steps is not None:
+        protocol = replace(protocol, steps=args.steps)
+    if args.models:
+        models = tuple(m.strip() for m in args.models.split(","))
+        unknown = sorted(set(models) - set(MODEL_NAMES))
+        if unknown or "firf" not in models:
+            print(f"error: --models needs firf and names from {MODEL_NAMES}", file=sys.stderr)
+            return 2
+    if protocol.replicates < 1 or protocol.steps < 1:
+        print("error: --replicates and --steps must be at least 1", file=sys.stderr)
+        return 2
+    device = str(resolve_device(args.device))  # a bad device fails here, before any work
+    track = get_track(args.track)
+    if args.tiny:
+        sizes = {**TINY_DATA, "n_unlabelled": 48 if track.data.n_unlabelled else 0}
+        track = replace(track, quick_sizes=sizes)
+    torch.set_num_threads(max(1, args.threads))
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    start = time.perf_counter()
+    replicates = [
+        run_replicate(track, i, protocol, models, args.quick or args.tiny, log, args.split, device)
+        for i in range(protocol.replicates)
+    ]
+    result = result_of(args.track, replicates, time.perf_counter() - start)
+    result["split"] = args.split
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_result(result))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        raw = {**result, "steps": protocol.steps, "command": command_line(args), "raw": replicates}
+        args.out.write_text(json.dumps(raw, indent=2))
+        log(f"wrote {args.out}")
+    return 0

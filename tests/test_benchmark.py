@@ -1,0 +1,73 @@
+"""The benchmark protocol's training schedule, ceilings and its markdown report script."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from firf.benchmark.linear import LinearCeilings, pooled_dataset
+from firf.benchmark.protocol import interval
+from firf.missing import keep_modalities
+from firf.model import build_model
+from firf.train import FixedBudget, train_fixed, warmup_cosine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_warmup_cosine_rises_then_decays_to_zero():
+    factors = [warmup_cosine(step, 100, 10) for step in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+    assert factors[-1] < 0.01
+
+
+def test_train_fixed_uses_the_unlabelled_clips_and_is_repeatable(tiny_synthetic):
+    torch.set_num_threads(1)
+    data = {"train": tiny_synthetic["train"], "unlabelled": tiny_synthetic["valid"]}
+
+    def fit():
+        torch.manual_seed(0)
+        model = build_model("firf", tiny_synthetic["train"].dims, d_model=32)
+        logs = train_fixed(model, data, FixedBudget(steps=6, batch_size=16))
+        return model, logs
+
+    (first, logs), (second, _) = fit(), fit()
+    assert "unlabelled_miss" in logs and "unlabelled_kd" in logs and "l1_a" in logs
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_interval_is_a_t_interval():
+    cell = interval([0.1, 0.3])
+    assert cell["mean"] == pytest.approx(0.2)
+    assert cell["ci95"][0] == pytest.approx(0.2 - 12.706 * 0.1414 / 1.4142, abs=1e-3)
+
+
+def test_pattern_oracle_beats_mean_filling_when_modalities_are_lost(tiny_synthetic):
+    ceilings = LinearCeilings(tiny_synthetic["train"])
+    test = tiny_synthetic["test"]
+    x, present = pooled_dataset(test, lambda b: keep_modalities(b, "t"))
+    assert present[:, 0].all() and not present[:, 1:].any()
+    preds = ceilings.predict(x, present)
+    errors = {k: np.abs(p - test.labels).mean() for k, p in preds.items()}
+    assert errors["pattern_oracle"] < errors["ridge"]
+
+
+def test_report_script_writes_one_section_per_track(tmp_path):
+    out = tmp_path / "tiny.json"
+    command = [sys.executable, "-m", "firf", "bench", "robustness", "--tiny", "--track", "shift"]
+    subprocess.run([*command, "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text("# Benchmarks\n\nother results\n")
+    script = [sys.executable, str(ROOT / "benchmarks" / "robustness_report.py"), str(out)]
+    for _ in range(2):
+        subprocess.run([*script, "--write", str(markdown)], check=True, capture_output=True)
+    text = markdown.read_text()
+    assert text.count("### Track `shift`") == 1 and "other results" in text
+    assert "firf-late_fusion" in text and "--track shift --tiny" in text
+    assert (tmp_path / "robustness_shift.png").stat().st_size > 1000
+    assert json.loads(out.read_text())["raw"][0]["models"]["firf"]["inter_f1"] > 0
