@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -169,3 +170,33 @@ def test_a_corrupt_clip_becomes_an_error_record(interrupted_then_resumed, single
         records = [json.loads(line) for line in lines]
         assert [r["id"] for r in records] == ["video0$_$broken"]
         assert records[0]["error"]
+
+
+@pytest.mark.slow
+def test_replicates_run_as_tasks_and_finished_ones_are_not_redone(ray_local, tmp_path):
+    from firf.distributed.options import RayOptions
+    from firf.distributed.replicates import run_replicates
+
+    cache, marks = tmp_path / "cache", tmp_path / "marks"
+    marks.mkdir()
+    jobs = {f"r{i}": partial(Path.write_text, marks / f"r{i}", "x" * i) for i in range(3)}
+    jobs["needs-input"] = partial(Path.read_text, tmp_path / "input.txt")
+    first = run_replicates(jobs, cache, RayOptions())
+    assert [(k, o.value) for k, o in first.items()][:3] == [("r0", 0), ("r1", 1), ("r2", 2)]
+    assert first["needs-input"].value is None
+    assert first["needs-input"].error.startswith("FileNotFoundError")
+    stamps = {p.name: p.stat().st_mtime_ns for p in marks.iterdir()}
+
+    (tmp_path / "input.txt").write_text("now here")
+    jobs["r3"] = partial(Path.write_text, marks / "r3", "xxx")
+    second = run_replicates(jobs, cache, RayOptions())
+    assert {k: o.value for k, o in second.items()} == {
+        "r0": 0,
+        "r1": 1,
+        "r2": 2,
+        "needs-input": "now here",
+        "r3": 3,
+    }
+    assert all(o.error is None for o in second.values())
+    for name, stamp in stamps.items():  # the finished replicates were not run again
+        assert (marks / name).stat().st_mtime_ns == stamp
