@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -45,6 +46,16 @@ def test_nothing_outside_the_distributed_package_imports_ray():
             if any(name == "ray" or name.startswith("ray.") for name in names):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_ray_flag_without_ray_is_one_line_saying_how_to_install_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    (tmp_path / "label.csv").write_text("video_id,clip_id,text,label,mode\n")
+    code = main(["extract", "--root", str(tmp_path), "--out", str(tmp_path / "out"), "--ray"])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith("error: --ray needs Ray") and error.count("\n") == 1
+    assert "pip install -e '.[distributed]'" in error
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from firf.distributed.options import add_ray_arguments
+from firf.distributed.options import add_ray_arguments, options_from
 from firf.errors import InputError
 from firf.modalities import MODALITIES
 
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         root = Path(args.root)
         clips = read_labels(root)
+        ray_options = None if args.ray is None else options_from(args)
         make_extractors = partial(
             Extractors,
             device=args.device,
@@ -72,10 +73,9 @@ def run(args: argparse.Namespace) -> int:
             outcomes = ((clip, _attempt(work, extractors, clip)) for clip in pending)
         else:
             from firf.distributed.actors import map_on_actors
-            from firf.distributed.options import options_from
 
             del extractors  # the workers load their own
-            outcomes = map_on_actors(pending, make_extractors, work, options_from(args))
+            outcomes = map_on_actors(pending, make_extractors, work, ray_options)
         failed = _store(outcomes, writer, len(pending))
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -43,7 +43,7 @@ def map_on_actors(
         batch_size=1,
         fn_constructor_args=(setup, work, options.threads),
         compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=0 if gpus else options.threads,
+        num_cpus=options.threads,  # Face Mesh runs on the CPU even in a GPU actor
         num_gpus=gpus,
     )
     rows = iter(dataset.iter_rows())  # a generator: closing it stops the execution

@@ -6,22 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from firf.distributed.options import LOCAL, RayOptions
+from firf.distributed.options import LOCAL, RayOptions, import_ray
 from firf.errors import InputError
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding firf/
-
-
-def import_ray() -> Any:
-    """``ray``, or a one-line InputError saying how to install it."""
-    try:
-        import ray
-        import ray.data  # noqa: F401  (extraction and scoring need Ray Data)
-    except ImportError as error:
-        raise InputError(
-            f"--ray needs Ray ({error}); install it with: pip install -e '.[distributed]'"
-        ) from None
-    return ray
 
 
 def connect(options: RayOptions) -> Any:

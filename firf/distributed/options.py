@@ -1,4 +1,5 @@
-"""The ``--ray`` options of the CLI commands; importing this module does not import Ray."""
+"""The ``--ray`` options of the CLI commands; importing this module does not import Ray (only
+``import_ray`` does, when a command is given ``--ray``)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ def add_ray_arguments(parser: Any) -> None:
 
 
 def options_from(args: Any) -> RayOptions:
+    """The parsed ``--ray`` options, checked (and Ray found) before any model is loaded."""
     if args.ray_actors < 0 or args.ray_threads < 1:
         raise InputError("--ray-actors must be >= 0 and --ray-threads >= 1")
+    import_ray()
     return RayOptions(address=args.ray, actors=args.ray_actors, threads=args.ray_threads)
+
+
+def import_ray() -> Any:
+    """``ray``, or a one-line InputError saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (extraction and scoring need Ray Data)
+    except ImportError as error:
+        raise InputError(
+            f"--ray needs Ray ({error}); install it with: pip install -e '.[distributed]'"
+        ) from None
+    return ray
