@@ -16,6 +16,11 @@ from firf.distributed.cluster import connect, pool_size
 from firf.distributed.options import RayOptions
 from firf.distributed.outcome import Outcome
 
+# Items are split into at most this many blocks (one actor task each): one item per block
+# balances small runs across actors; a cap keeps Ray Data's per-block bookkeeping small for a
+# corpus of tens of thousands of clips (a block's results arrive together when it finishes).
+MAX_BLOCKS = 1000
+
 
 def map_on_actors(
     items: Sequence[Any],
@@ -38,7 +43,8 @@ def map_on_actors(
     actors, gpus = pool_size(ray, options)
     actors = min(actors, len(items))
     rows = [{"index": i, "item": pickle.dumps(item)} for i, item in enumerate(items)]
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+    blocks = min(len(rows), MAX_BLOCKS)
+    dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
         _Worker,
         batch_size=1,
         fn_constructor_args=(setup, work, options.threads),
@@ -46,12 +52,12 @@ def map_on_actors(
         num_cpus=options.threads,  # Face Mesh runs on the CPU even in a GPU actor
         num_gpus=gpus,
     )
-    rows = iter(dataset.iter_rows())  # a generator: closing it stops the execution
+    results = iter(dataset.iter_rows())  # a generator: closing it stops the execution
     try:
-        for row in rows:
+        for row in results:
             yield items[int(row["index"])], pickle.loads(row["outcome"])
     finally:
-        rows.close()  # a caller that stops early (Ctrl-C) releases the actors now
+        results.close()  # a caller that stops early (Ctrl-C) releases the actors now
 
 
 class _Worker:
