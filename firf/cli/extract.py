@@ -7,9 +7,9 @@ Layout read (as MMSA-FET expects it)::
 
 Every clip goes through the same extractors as ``firf.predict`` and is stored under the id
 ``<video_id>$_$<clip_id>`` (MMSA's convention) with its split (``mode``). The run is resumable:
-clips already in the output are skipped, a clip that fails is logged, recorded in ``errors.jsonl`` and skipped,
-and a rerun retries only what is missing. ``--ray [ADDRESS]`` spreads the clips over a pool of
-Ray workers (``firf.distributed``) and writes the same shards.
+clips already in the output are skipped, a clip that fails is logged, recorded in
+``errors.jsonl`` and skipped, and a rerun retries only what is missing. ``--ray [ADDRESS]``
+spreads the clips over a pool of Ray workers (``firf.distributed``) and writes the same shards.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from firf.distributed.options import add_ray_arguments, options_from
+from firf.distributed.outcome import Outcome
 from firf.errors import InputError
 from firf.modalities import MODALITIES
 
@@ -95,9 +96,7 @@ def clip_key(clip: dict[str, Any]) -> str:
     return f"{clip['video_id']}$_${clip['clip_id']}"
 
 
-def _attempt(work: Any, extractors: Any, clip: dict[str, Any]) -> Any:
-    from firf.distributed.outcome import Outcome
-
+def _attempt(work: Any, extractors: Any, clip: dict[str, Any]) -> Outcome:
     try:
         return Outcome(value=work(extractors, clip))
     except Exception as error:  # one bad clip must not end a long run; it is reported
