@@ -53,7 +53,7 @@ def run_jobs(
     out = out or sys.stdout
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(thread_budget(options.workers))
-    progress = _Progress(options.progress_every)
+    progress = Progress(options.progress_every)
     pending: deque[tuple[list[Job], Future]] = deque()
     lock = threading.Lock()
 
@@ -65,8 +65,8 @@ def run_jobs(
 
     try:
         with ThreadPoolExecutor(max_workers=options.workers) as pool:
-            for group in _groups(jobs, options):
-                future = pool.submit(_run_group, pipeline, group, options)
+            for group in groups(jobs, options):
+                future = pool.submit(run_group, pipeline, group, options)
                 with lock:
                     pending.append((group, future))
                 future.add_done_callback(lambda _: flush_done())
@@ -84,7 +84,7 @@ def run_jobs(
     return progress.done, progress.failed
 
 
-def _groups(jobs: Iterable[Job], options: RunOptions) -> Iterator[list[Job]]:
+def groups(jobs: Iterable[Job], options: RunOptions) -> Iterator[list[Job]]:
     """Runs of consecutive text-only jobs, every other job on its own.
 
     A run takes the text-only jobs already read (up to TEXT_BATCH) and never waits for more:
@@ -151,7 +151,7 @@ def _text_only(job: Job, options: RunOptions) -> bool:
     )
 
 
-def _run_group(pipeline: Any, group: list[Job], options: RunOptions) -> list[dict]:
+def run_group(pipeline: Any, group: list[Job], options: RunOptions) -> list[dict]:
     if len(group) > 1 or _text_only(group[0], options):
         try:
             return _run_texts(pipeline, group, options)
@@ -212,19 +212,27 @@ def _run_one(pipeline: Any, job: Job, options: RunOptions) -> dict:
         return {"line": job.line, "error": f"{type(error).__name__}: {printable(str(error))}"}
 
 
-def _write(group: list[Job], future: Future, out: TextIO, progress: _Progress) -> None:
+def _write(group: list[Job], future: Future, out: TextIO, progress: Progress) -> None:
     try:
-        records = future.result()
+        records, why = future.result(), None
     except Exception as error:  # a failure of the group itself: every job in it reports it
-        why = f"{type(error).__name__}: {printable(str(error))}"
-        records = [{"line": job.line, "error": why} for job in group]
+        records, why = [], f"{type(error).__name__}: {printable(str(error))}"
+    write_records(group, records, why, out, progress)
+
+
+def write_records(
+    group: list[Job], records: list[dict], failure: str | None, out: TextIO, progress: Progress
+) -> None:
+    """The group's records as JSON lines, or one ``failure`` record per job when it failed."""
+    if failure is not None:
+        records = [{"line": job.line, "error": failure} for job in group]
     for record in records:
         out.write(json.dumps(record) + "\n")
         progress.count("error" in record)
     out.flush()
 
 
-class _Progress:
+class Progress:
     """'N jobs done (F failed), R jobs/s' on stderr every few seconds and at the end."""
 
     def __init__(self, every: float, report: Callable[[str], None] | None = None):

@@ -211,3 +211,43 @@ def test_replicates_run_as_tasks_and_finished_ones_are_not_redone(ray_local, tmp
     assert all(o.error is None for o in second.values())
     for name, stamp in stamps.items():  # the finished replicates were not run again
         assert (marks / name).stat().st_mtime_ns == stamp
+
+
+def same_records(expected: object, got: object) -> bool:
+    """Equal JSON values, numbers to 1e-5 (the workers run with other thread counts)."""
+    if isinstance(expected, dict):
+        return (
+            isinstance(got, dict)
+            and expected.keys() == got.keys()
+            and all(same_records(expected[k], got[k]) for k in expected)
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(got, list)
+            and len(expected) == len(got)
+            and all(same_records(a, b) for a, b in zip(expected, got, strict=True))
+        )
+    if isinstance(expected, float):
+        return isinstance(got, int | float) and abs(expected - got) <= 1e-5
+    return expected == got
+
+
+@pytest.mark.slow
+def test_ray_batch_prediction_prints_the_single_process_lines(ray_local, corpus, tmp_path, capsys):
+    lines = [json.dumps({"video": str(path)}) for path in sorted(corpus.glob("Raw/*/*.mp4"))]
+    lines[3:3] = ['{"text": "a calm and pleasant evening"}', "{not json", '{"text": ""}']
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(lines) + "\n")
+    outputs = []
+    for flags in ([], ["--ray", "--ray-actors", "2"]):
+        assert main(["predict", "--batch", str(jobs), *flags]) == 1  # some jobs failed
+        outputs.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
+    single, on_ray = outputs
+    assert [r["line"] for r in single] == list(range(1, len(lines) + 1))
+    errors = [r["line"] for r in single if "error" in r]
+    assert len(errors) == 3  # the bad line, the empty text and the corrupt video
+    assert sum(bool(r.get("used")) for r in single) == len(lines) - 3
+    assert [r["line"] for r in on_ray] == [r["line"] for r in single]
+    for expected, got in zip(single, on_ray, strict=True):  # timings are measured, not results
+        expected.pop("timings", None), got.pop("timings", None)
+        assert same_records(expected, got), (expected, got)

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from firf.distributed.options import add_ray_arguments, options_from
 from firf.errors import InputError
 from firf.jobs import JOB_KEYS
 from firf.sanitize import printable
@@ -62,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="batch jobs with media run on this many threads; the cores are split between them "
         "(default: %(default)s)",
     )
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +110,17 @@ def _run_batch(args: argparse.Namespace, pipeline: Any) -> int:
     options = RunOptions(
         args.drop, args.subsets, args.workers, transcript=args.transcript, timeline=args.timeline
     )
-    _, failed = run_jobs(pipeline, read_jobs(args.batch), options)
+    if args.ray is None:
+        _, failed = run_jobs(pipeline, read_jobs(args.batch), options)
+        return 1 if failed else 0
+    from firf.distributed.batch import run_jobs_on_ray
+    from firf.weights import resolve_weights
+
+    if args.workers != 1:
+        raise InputError("--workers is for one process; with --ray use --ray-actors")
+    ray_options = options_from(args)
+    weights = resolve_weights(args.weights)
+    _, failed = run_jobs_on_ray(weights, args.device, read_jobs(args.batch), options, ray_options)
     return 1 if failed else 0
 
 
