@@ -251,3 +251,29 @@ def test_ray_batch_prediction_prints_the_single_process_lines(ray_local, corpus,
     for expected, got in zip(single, on_ray, strict=True):  # timings are measured, not results
         expected.pop("timings", None), got.pop("timings", None)
         assert same_records(expected, got), (expected, got)
+
+
+@pytest.mark.slow
+def test_ray_bench_gives_the_single_process_result_and_resumes(ray_local, tmp_path):
+    args = ["bench", "robustness", "--track", "control", "--tiny", "--replicates", "2"]
+    cache = tmp_path / "cache"
+    on_ray = [*args, "--ray", "--ray-cache", str(cache)]
+
+    def result(extra: list[str], name: str) -> dict:
+        out = tmp_path / f"{name}.json"
+        assert main([*extra, "--out", str(out)]) == 0
+        raw = json.loads(out.read_text())
+        return {k: raw[k] for k in ("models", "paired", "probes", "ceilings", "replicates")}
+
+    single = result(args, "single")
+    assert result(on_ray, "ray") == single
+    first = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(first) == 2
+    redo = sorted(first)[1]
+    (cache / redo).unlink()  # as if the run had stopped before this replicate finished
+    assert result(on_ray, "resumed") == single
+    again = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert again.keys() == first.keys()
+    assert {k: v for k, v in again.items() if k != redo} == {
+        k: v for k, v in first.items() if k != redo
+    }  # the finished replicate was read back, not run again

@@ -13,10 +13,12 @@ replicates), paired ("firf-X": mean paired difference and 95 % t-interval per me
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -30,9 +32,12 @@ from firf.benchmark.protocol import (
     paired,
     run_replicate,
 )
-from firf.benchmark.tracks import TRACKS, get_track
+from firf.benchmark.tracks import TRACKS, Track, get_track
+from firf.cache import cache_dir
 from firf.data.synthetic import generator_hash
 from firf.device import resolve_device
+from firf.distributed.options import add_ray_arguments
+from firf.errors import InputError
 from firf.model.build import MODEL_NAMES
 
 # A smoke test of the whole path in seconds; its numbers mean nothing.
@@ -65,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("test", "valid"),
         default="test",
         help="valid: score the selection split (for choosing model changes; test is for reports)",
+    )
+    add_ray_arguments(parser)
+    parser.add_argument(
+        "--ray-cache",
+        type=Path,
+        default=None,
+        help="with --ray: folder of finished replicates (default: ~/.cache/firf/bench/replicates)",
     )
 
 
@@ -120,6 +132,48 @@ def command_line(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def _replicates_on_ray(
+    args: argparse.Namespace,
+    track: Track,
+    protocol: Protocol,
+    models: tuple,
+    quick: bool,
+    device: str,
+) -> list[dict] | None:
+    """The replicates as Ray tasks, finished ones read from the cache; None if one failed.
+
+    A replicate's cache key holds a digest of everything that decides its numbers, so a
+    changed track, protocol, model list, split or data generator never reuses a result.
+    """
+    from firf.distributed.options import options_from
+    from firf.distributed.replicates import run_replicates
+
+    settings = repr((track, protocol, models, quick, args.split, generator_hash()))
+    digest = hashlib.sha1(settings.encode()).hexdigest()[:12]
+    jobs = {
+        f"{track.name}-{args.split}-{digest}-r{i}": partial(
+            run_replicate, track, i, protocol, models, quick, _log_to_stderr, args.split, device
+        )
+        for i in range(protocol.replicates)
+    }
+    cache = args.ray_cache or cache_dir("bench", "replicates")
+    try:
+        gpus = 1.0 if device.startswith("cuda") else 0.0  # a CUDA run: one GPU per task
+        outcomes = run_replicates(jobs, cache, options_from(args), gpus=gpus)
+    except InputError as error:  # no Ray, bad --ray-* values, an unreachable cluster
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    failed = {key: outcome.error for key, outcome in outcomes.items() if outcome.error}
+    for key, why in failed.items():
+        print(f"error: replicate {key} failed ({why}); rerun to retry it", file=sys.stderr)
+    return None if failed else [outcome.value for outcome in outcomes.values()]
+
+
+def _log_to_stderr(text: str) -> None:
+    """A replicate's log on a Ray worker (Ray forwards it; stdout stays for --json)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """The benchmark; logs go to stderr under --json so stdout holds only the JSON."""
     protocol: Protocol = PROTOCOLS["quick" if args.quick or args.tiny else "full"]
@@ -150,10 +204,16 @@ def run(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     start = time.perf_counter()
-    replicates = [
-        run_replicate(track, i, protocol, models, args.quick or args.tiny, log, args.split, device)
-        for i in range(protocol.replicates)
-    ]
+    quick = args.quick or args.tiny
+    if args.ray is None:
+        replicates = [
+            run_replicate(track, i, protocol, models, quick, log, args.split, device)
+            for i in range(protocol.replicates)
+        ]
+    else:
+        replicates = _replicates_on_ray(args, track, protocol, models, quick, device)
+        if replicates is None:
+            return 1
     result = result_of(args.track, replicates, time.perf_counter() - start)
     result["split"] = args.split
     if args.json:

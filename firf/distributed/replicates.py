@@ -24,10 +24,13 @@ def cached_path(cache: Path, key: str) -> Path:
 
 
 def run_replicates(
-    jobs: Mapping[str, Callable[[], Any]], cache: str | Path, options: RayOptions
+    jobs: Mapping[str, Callable[[], Any]],
+    cache: str | Path,
+    options: RayOptions,
+    gpus: float = 0.0,
 ) -> dict[str, Outcome]:
     """``{key: Outcome of jobs[key]()}`` in the order of ``jobs``; each job a Ray task with
-    ``options.threads`` CPUs, unless ``cache`` already holds its result."""
+    ``options.threads`` CPUs (and ``gpus`` GPUs), unless ``cache`` already holds its result."""
     from tqdm import tqdm
 
     cache = Path(cache)
@@ -40,7 +43,7 @@ def run_replicates(
     todo = [key for key in jobs if key not in outcomes]
     if todo:
         ray = connect(options)
-        task = ray.remote(num_cpus=options.threads, max_retries=0)(_call)
+        task = ray.remote(num_cpus=options.threads, num_gpus=gpus, max_retries=0)(_call)
         running = {task.remote(jobs[key], options.threads): key for key in todo}
         bar = tqdm(total=len(jobs), initial=len(outcomes), desc="replicates", unit="replicate")
         try:
