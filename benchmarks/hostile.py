@@ -21,13 +21,11 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from fractions import Fraction
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-import av  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from record import append_section, machine  # noqa: E402
@@ -57,21 +55,8 @@ def make_media(root: Path) -> dict[str, Path]:
         moved = resample_poly(speech, odd, rate).astype(np.float32)
         files[f"audio 60 s at {odd:,} Hz"] = media.write_wav(root / f"odd_{odd}.wav", moved, odd)
     files["video 60 s face clip"] = media.face_clip(root / "face.mp4", seconds=60, fps=10)
-    files["video, one frame of 3,600 s"] = one_frame_video(root / "hour.mp4", 3600)
+    files["video, one frame of 3,600 s"] = media.one_frame_video(root / "hour.mp4", 3600)
     return files
-
-
-def one_frame_video(path: Path, seconds: int) -> Path:
-    image = np.ascontiguousarray(media.face_image()[::2, ::2])
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=Fraction(1, seconds))
-        stream.width, stream.height = image.shape[1], image.shape[0]
-        stream.pix_fmt = "yuv420p"
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts, frame.time_base = 0, Fraction(seconds, 1)
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
 
 
 def measure(argv: list[str]) -> dict:

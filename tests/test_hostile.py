@@ -19,10 +19,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -40,21 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PEAK_RSS_LIMIT_MB = 2500  # the issue's bound for any door
 HANG_GUARD_S = 300  # far above any case here: only a runaway process reaches it
 ODD_RATES = (11_127, 44_101)
-
-
-def one_frame_video(path: Path, seconds: int) -> Path:
-    """An H.264 mp4 with one picture whose frame period is `seconds` (1/seconds fps)."""
-    image = np.ascontiguousarray(media.face_image()[::2, ::2])
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=Fraction(1, seconds))
-        stream.width, stream.height = image.shape[1], image.shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts, frame.time_base = 0, Fraction(seconds, 1)
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
 
 
 # Peak RSS must be read from a process started by a small one: Linux carries the high-water mark
@@ -101,7 +84,7 @@ def hostile_media(tmp_path_factory) -> dict[str, Path]:
         f"wav_{rate}": media.tone_wav(root / f"tone_{rate}.wav", 4.0, 440.0, rate)
         for rate in ODD_RATES
     }
-    files["one_frame_hour"] = one_frame_video(root / "one_frame_hour.mp4", 3600)
+    files["one_frame_hour"] = media.one_frame_video(root / "one_frame_hour.mp4", 3600)
     return files
 
 

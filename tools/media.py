@@ -156,6 +156,22 @@ def face_in_and_out_clip(
     return write_clip(path, frames, fps, audio_wav, "mp4")
 
 
+def one_frame_video(path: str | Path, seconds: int) -> Path:
+    """An H.264 mp4 with one picture whose frame period is `seconds` (1/seconds fps): a clip
+    that declares a long duration while holding almost nothing to decode."""
+    image = np.ascontiguousarray(face_image()[::2, ::2])
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=Fraction(1, seconds))
+        stream.width, stream.height = image.shape[1], image.shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts, frame.time_base = 0, Fraction(seconds, 1)
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return Path(path)
+
+
 def corrupt_file(path: str | Path, source: str | Path | None = None) -> Path:
     """A file that no decoder can read: deterministic junk bytes behind a plausible name.
 
