@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 ALL_MODALITIES = ["text", "audio", "vision"]
 # Bump when the generated media change, so stale caches are not reused.
 MEDIA_VERSION = 2
+TIMELINE_EXAMPLE = "16 s talk: its timeline; the face leaves"
+LONG_TALK_SECONDS = 16.0
 CLIP_FPS = 10
 CLIP_SIZE = 256
 
@@ -102,6 +104,10 @@ def build_examples(cache_dir: Path) -> list[Example]:
                     ALL_MODALITIES,
                 ),
             ]
+            talk = _cached(folder / "long_talk.mp4", lambda p: long_talk(p, positive, negative))
+            examples.append(
+                Example(TIMELINE_EXAMPLE, str(talk), None, "", ALL_MODALITIES),
+            )
     if face is not None and not has_speech:
         silent = _cached(folder / "face.mp4", lambda p: face_clip(p, face, None, seconds=3.0))
         examples.append(
@@ -114,6 +120,18 @@ def build_examples(cache_dir: Path) -> list[Example]:
             )
         )
     return examples
+
+
+def long_talk(path: Path, first: Path, second: Path, seconds: float = LONG_TALK_SECONDS) -> Path:
+    """A clip long enough for a timeline: praise, a pause, a complaint, over a face that leaves
+    the picture halfway (the faceless coffee cup takes its place)."""
+    rate, praise = media.read_wav(first)
+    _, complaint = media.read_wav(second)
+    pause = np.zeros(int(2.5 * rate), np.int16)
+    pcm = np.concatenate([pause[: rate // 2], praise, pause, complaint])
+    pcm = np.pad(pcm, (0, max(0, int(seconds * rate) - pcm.size)))[: int(seconds * rate)]
+    track = media.write_wav(path.with_suffix(".wav"), pcm.astype(np.float32) / 32768, rate)
+    return media.face_in_and_out_clip(path, seconds, lambda t: t < seconds / 2, audio_wav=track)
 
 
 def speak(text: str, path: Path) -> Path:

@@ -13,6 +13,7 @@ import pytest
 from gradio_client import Client
 from test_app import serve_app
 
+from app.examples import TIMELINE_EXAMPLE
 from firf.weights import BUNDLED_WEIGHTS
 from tools.screenshot import CHROMIUM_ARGS
 
@@ -104,3 +105,17 @@ def test_example_clip_explains_every_subset_and_the_loss(page):
     page.get_by_text("Typed: negative", exact=True).click()
     score.wait_for(state="detached")
     assert page.locator("#explanation li").count() == 0
+
+
+def test_a_long_clip_shows_its_timeline(page):
+    page.get_by_text(TIMELINE_EXAMPLE, exact=True).click()
+    page.locator("#analyze").click()
+    page.locator(".firf-score").wait_for()
+    # The score over time, one line per modality, drawn below the robustness chart.
+    page.locator("#timeline img").wait_for()
+    assert page.locator("#timeline").is_visible()
+    # A short clip gets none: the timeline is hidden again.
+    page.get_by_text("Face + speech, text switched off", exact=True).click()
+    page.locator("#analyze").click()
+    page.locator(".firf-score").wait_for()
+    page.locator("#timeline").wait_for(state="hidden")

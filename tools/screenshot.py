@@ -5,7 +5,8 @@
 
 Each picture loads one example, presses Analyze and captures the whole page: the face-and-speech
 example with text switched off shows what reconstruction keeps when a modality is missing, the
-one whose typed words contradict the smiling face shows the explanation of a disagreement.
+one whose typed words contradict the smiling face shows the explanation of a disagreement, the
+16 s talk shows its timeline.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from app.examples import TIMELINE_EXAMPLE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # file in docs/ -> the example it shows
 SHOTS = {
     "screenshot.png": "Face + speech, text switched off",
     "screenshot-disagreement.png": "Smiling face, kind voice, harsh typed words",
+    "screenshot-timeline.png": TIMELINE_EXAMPLE,
 }
 CHROMIUM_ARGS = [
     "--headless",
@@ -45,6 +49,8 @@ def capture(url: str, out_dir: Path, timeout_ms: int = 180_000) -> list[Path]:
             page.get_by_text(example, exact=True).click()
             page.locator("#analyze").click()
             page.locator(".firf-score").wait_for()
+            if example == TIMELINE_EXAMPLE:
+                page.locator("#timeline img").wait_for()
             page.wait_for_timeout(1000)  # let the chart and the landmark frame finish loading
             page.screenshot(path=str(out_dir / name), full_page=True)
             page.close()
