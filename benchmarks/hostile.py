@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,19 +30,13 @@ from record import append_section, machine  # noqa: E402
 from scipy.signal import resample_poly  # noqa: E402
 
 from tools import media  # noqa: E402
+from tools.peak_rss import run_measured  # noqa: E402
 
 LIMIT_MB, SLACK_S = 2500, 60.0
 SPEECH = (
     "I really loved this film. The story was wonderful and the music made me smile. "
     "Then the ending dragged on and I was bored and annoyed by the last scene."
 )
-MEASURE = """
-import os, subprocess, sys
-child = subprocess.Popen(sys.argv[2:])
-_, status, usage = os.wait4(child.pid, 0)
-open(sys.argv[1], "w").write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
 
 
 def make_media(root: Path) -> dict[str, Path]:
@@ -60,25 +52,14 @@ def make_media(root: Path) -> dict[str, Path]:
 
 
 def measure(argv: list[str]) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    with tempfile.TemporaryDirectory() as tmp:
-        peak = Path(tmp) / "peak"
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(peak), *argv],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        wall = time.perf_counter() - started
-        return {
-            "code": done.returncode,
-            "wall_s": wall,
-            "peak_mb": int(peak.read_text()) / 1024,
-            "traceback": "Traceback" in done.stderr,
-            "stdout": done.stdout,
-        }
+    run = run_measured(argv, REPO_ROOT, {**os.environ, "HF_HUB_OFFLINE": "1"})
+    return {
+        "code": run.code,
+        "wall_s": run.wall_s,
+        "peak_mb": run.peak_mb,
+        "traceback": "Traceback" in run.stderr,
+        "stdout": run.stdout,
+    }
 
 
 def main() -> None:

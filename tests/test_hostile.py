@@ -14,10 +14,8 @@ import json
 import logging
 import os
 import select
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from firf.extract.decode import SAMPLE_RATE, _to_16k, load_audio
 from firf.jobs import JobLimits, parse_jobs, read_jobs
 from firf.sanitize import MAX_TEXT_CHARS, clean_text, printable
 from tools import media
+from tools.peak_rss import run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 PEAK_RSS_LIMIT_MB = 2500  # the issue's bound for any door
@@ -40,41 +39,14 @@ HANG_GUARD_S = 300  # far above any case here: only a runaway process reaches it
 ODD_RATES = (11_127, 44_101)
 
 
-# Peak RSS must be read from a process started by a small one: Linux carries the high-water mark
-# of the forking process (pytest, with models loaded) into a child's rusage across exec.
-_MEASURE = """
-import os, subprocess, sys
-child = subprocess.Popen(sys.argv[2:])
-_, status, usage = os.wait4(child.pid, 0)
-child.returncode = os.waitstatus_to_exitcode(status)
-with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
-sys.exit(child.returncode)
-"""
-
-
 def measured(argv: list[str]) -> tuple[int, str, str, float]:
     """(exit code, stdout, stderr, peak RSS in MB) of `argv` run from the repository root."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    with tempfile.TemporaryDirectory() as tmp:
-        peak_file = Path(tmp) / "peak_kb"
-        process = subprocess.Popen(
-            [sys.executable, "-c", _MEASURE, str(peak_file), *argv],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so the guard stops the child too
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=HANG_GUARD_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            pytest.fail(f"{argv} ran past {HANG_GUARD_S} s")
-        peak = int(peak_file.read_text()) / 1024
-    return process.returncode, stdout.decode(), stderr.decode(), peak
+    try:
+        run = run_measured(argv, ROOT, env, timeout_s=HANG_GUARD_S)
+    except TimeoutError as error:
+        pytest.fail(str(error))
+    return run.code, run.stdout, run.stderr, run.peak_mb
 
 
 @pytest.fixture(scope="module")
