@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +30,13 @@ from firf.extract.decode import (
     VIDEO_FPS,
     VideoClip,
     load_audio,
-    load_video,
     sound_track,
 )
+from firf.extract.video_input import VideoInput, sample_video
 from firf.features import Features
 from firf.modalities import MODALITIES, parse_modalities
 from firf.sanitize import clean_text
 
-VideoInput = str | Path | np.ndarray | Sequence[np.ndarray] | tuple[float, Sequence[np.ndarray]]
 Missing = list[tuple[str, str]]  # (modality, why) for given inputs that came out empty
 
 
@@ -56,8 +55,8 @@ class Extractors:
     """The three feature extractors and the policy for turning inputs into ``Features``.
 
     Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video
-    ``fps``, text ``max_tokens``) decide what the features are, so a checkpoint records them and
-    ``from_signatures`` rebuilds the same extractors. Policy settings do not change features:
+    ``fps``, text ``max_tokens`` and fine-tuned ``text_layers``) decide what the features are, so
+    a checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy settings do not change features:
     ``text_from_transcript`` uses the speech transcript as the text when none is typed;
     ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for most of
     their work); Whisper's decoder, most of Whisper's time, runs only when the transcript is the
@@ -73,6 +72,7 @@ class Extractors:
         audio_tone_layer: int | None = None,
         fps: float = VIDEO_FPS,
         max_tokens: int = 128,
+        text_layers: str | Path | None = None,
         text_from_transcript: bool = True,
         concurrent: bool = True,
         max_seconds: float = MAX_SECONDS,
@@ -84,6 +84,7 @@ class Extractors:
         self.audio_tone_layer = audio_tone_layer
         self.fps = fps
         self.max_tokens = max_tokens
+        self.text_layers = text_layers
         self.text_from_transcript = text_from_transcript
         self.concurrent = concurrent
         self.max_seconds = max_seconds
@@ -91,10 +92,23 @@ class Extractors:
 
     @classmethod
     def from_signatures(
-        cls, signatures: dict[str, dict], device: str | torch.device | None = None, **policy: Any
+        cls,
+        signatures: dict[str, dict],
+        device: str | torch.device | None = None,
+        text_layers: Path | None = None,
+        **policy: Any,
     ) -> Extractors:
-        """The extractors that produce features with these recorded signatures."""
+        """The extractors that produce features with these recorded signatures; ``text_layers``
+        is the checkpoint's file of fine-tuned text layers when its text signature names one."""
         audio, vision, text = signatures["audio"], signatures["vision"], signatures["text"]
+        if text.get("tuned_layers") is not None:
+            from firf.extract.text import tuned_layers_digest
+
+            if text_layers is None or tuned_layers_digest(text_layers) != text["tuned_layers"]:
+                raise InputError(
+                    "the checkpoint reads text through fine-tuned MiniLM layers "
+                    f"(digest {text['tuned_layers']}); {text_layers or 'no file'} is not them"
+                )
         name = str(audio["name"])
         if not (name.startswith("whisper-") and name.endswith("-encoder")):
             raise InputError(f"unknown audio extractor {name!r} in the checkpoint")
@@ -105,6 +119,7 @@ class Extractors:
             audio_tone_layer=audio.get("tone_layer"),
             fps=float(vision["fps"]),
             max_tokens=int(text["max_tokens"]),
+            text_layers=text_layers if text.get("tuned_layers") is not None else None,
             **policy,
         )
 
@@ -130,7 +145,12 @@ class Extractors:
     def text(self):
         from firf.extract.text import MiniLMText
 
-        return _shared(MiniLMText, max_tokens=self.max_tokens, device=self.device)
+        return _shared(
+            MiniLMText,
+            max_tokens=self.max_tokens,
+            device=self.device,
+            tuned_layers=self.text_layers,
+        )
 
     def signatures(self) -> dict[str, dict]:
         """Every extractor's signature (loads them all)."""
@@ -193,7 +213,7 @@ class Extractors:
     def _see(self, video: VideoInput) -> tuple[VideoClip, Any, float]:
         """The sampled video, Face Mesh's findings on its frames, and the decoding seconds."""
         started = perf_counter()
-        clip = self._video(video)
+        clip = sample_video(video, self.fps, self.max_seconds)
         decoded = perf_counter() - started
         return clip, self.vision(clip.frames), decoded
 
@@ -275,27 +295,6 @@ class Extractors:
             missing.append(("text", "no words were recognised in the speech"))
         elif text is not None and not typed and "text" not in skip:
             missing.append(("text", "the text is empty"))
-
-    def _video(self, video: VideoInput) -> VideoClip:
-        if isinstance(video, (str, Path)):
-            return load_video(video, fps=self.fps, max_seconds=self.max_seconds, with_audio=False)
-        rate = self.fps
-        if isinstance(video, tuple) and len(video) == 2 and np.isscalar(video[0]):
-            rate, video = float(video[0]), video[1]
-            if rate <= 0:
-                raise InputError(f"the frame rate of (frame_rate, frames) must be > 0, got {rate}")
-        if (
-            not isinstance(video, (np.ndarray, list, tuple))
-            or len(video) == 0
-            or (isinstance(video, np.ndarray) and video.ndim != 4)
-        ):
-            raise InputError(
-                "video must be a file path, frames (N, H, W, 3) uint8 or (frame_rate, frames)"
-            )
-        duration = min(len(video) / rate, self.max_seconds)
-        times = np.arange(0.0, duration - 1e-9, 1.0 / self.fps)
-        frames = [np.asarray(video[int(t * rate)]) for t in times]
-        return VideoClip(frames, times, None, duration, self.fps)
 
     def _listen(self, wave: np.ndarray, transcribe: bool) -> tuple[np.ndarray, str | None]:
         """Whisper states and transcript; without ``transcribe`` only the (much faster) encoder."""

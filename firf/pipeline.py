@@ -54,7 +54,7 @@ class Pipeline:
         ``transcribe`` on to ``Extractors``; feature settings come from the checkpoint only.
         """
         from firf.model import load_model
-        from firf.weights import resolve_weights
+        from firf.weights import resolve_weights, text_layers_file
 
         path = resolve_weights(weights)
         device = resolve_device(device)
@@ -66,7 +66,10 @@ class Pipeline:
                 f"the checkpoint in {path} was trained on precomputed benchmark features, not on "
                 "features of raw media; use a checkpoint trained with `firf extract` shards"
             )
-        return cls(model, Extractors.from_signatures(recorded, device, **policy))
+        text_layers = None
+        if recorded["text"].get("tuned_layers") is not None:
+            text_layers = text_layers_file(path)
+        return cls(model, Extractors.from_signatures(recorded, device, text_layers, **policy))
 
     @property
     def device(self) -> torch.device:

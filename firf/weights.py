@@ -16,6 +16,9 @@ from firf.errors import InputError
 WEIGHTS_ENV = "FIRF_WEIGHTS"
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 CHECKPOINT_FILES = ("config.json", "model.safetensors")
+# Fine-tuned MiniLM layers the checkpoint's text features come from (when its text signature
+# names a ``tuned_layers`` digest): a few MB beside the weights instead of a second encoder.
+TEXT_LAYERS_FILE = "text_layers.safetensors"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -42,6 +45,21 @@ def resolve_weights(weights: str | Path | None = None) -> Path | str:
     if isinstance(weights, str) and _REPO_ID.match(weights) and not path.exists():
         return weights
     raise InputError(f"no checkpoint folder {str(weights)!r} (and not a Hub repo id owner/name)")
+
+
+def text_layers_file(weights: Path | str) -> Path:
+    """The checkpoint's tuned text layers: beside the weights, or fetched from its Hub repo
+    (which ``HF_HUB_OFFLINE=1`` limits to the local Hub cache)."""
+    if isinstance(weights, Path) or Path(weights).is_dir():
+        return Path(weights) / TEXT_LAYERS_FILE
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(str(weights), TEXT_LAYERS_FILE))
+    except Exception as error:  # offline, missing file, no such repo: one actionable line
+        raise InputError(
+            f"cannot get {TEXT_LAYERS_FILE} of {weights}: {type(error).__name__}"
+        ) from None
 
 
 def is_checkpoint(path: Path) -> bool:

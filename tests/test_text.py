@@ -94,3 +94,26 @@ def test_tuned_layers_that_do_not_fit_are_refused(text, tmp_path):
     partial = _layer_file(text, tmp_path / "p", drop="encoder.layer.5.output.dense.weight")
     with pytest.raises(InputError, match="whole MiniLM encoder layers"):
         MiniLMText(device="cpu", tuned_layers=partial)
+
+
+def test_extractors_rebuild_tuned_text_from_the_checkpoint_file_only(text, tmp_path):
+    from firf.extractors import Extractors
+
+    layers = _layer_file(text, tmp_path / "text_layers.safetensors", scale=0.5)
+    tuned = MiniLMText(max_tokens=32, device="cpu", tuned_layers=layers)
+    recorded = {
+        "audio": {"name": "whisper-base-encoder", "frame_rate": 10},
+        "vision": {"fps": 5.0},
+        "text": tuned.signature,
+    }
+    rebuilt = Extractors.from_signatures(recorded, "cpu", layers)
+    assert rebuilt.text.signature == tuned.signature
+    words = "The room was dirty and the staff were rude."
+    np.testing.assert_allclose(rebuilt.text(words), tuned(words), atol=1e-6)
+    with pytest.raises(InputError, match="fine-tuned MiniLM layers"):
+        Extractors.from_signatures(recorded, "cpu", None)  # the file did not come along
+    other = _layer_file(text, tmp_path / "other.safetensors", scale=0.25)
+    with pytest.raises(InputError, match="fine-tuned MiniLM layers"):
+        Extractors.from_signatures(recorded, "cpu", other)
+    with pytest.raises(InputError, match="not found"):
+        Extractors.from_signatures(recorded, "cpu", tmp_path / "missing.safetensors")

@@ -123,4 +123,12 @@ def load_tuned_layers(model: torch.nn.Module, path: str | Path) -> str:
                 f"{path}: {key} has shape {tuple(value.shape)}, not {tuple(current[key].shape)}"
             )
     model.load_state_dict({k: v.to(current[k].dtype) for k, v in stored.items()}, strict=False)
+    return tuned_layers_digest(path)
+
+
+def tuned_layers_digest(path: str | Path) -> str:
+    """The sha256 (16 hex digits) that names a file of tuned layers in feature signatures."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"tuned text layers not found: {path}")
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
