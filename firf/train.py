@@ -85,7 +85,7 @@ class TrainResult:
         return asdict(self)
 
 
-def _damaged_valid(missing: TrainMissing) -> partial:
+def damaged_view(missing: TrainMissing) -> partial:
     """The seeded damage of the validation copy; a fresh call replays the same draw."""
     generator = torch.Generator().manual_seed(VALID_VIEW_SEED)
     return partial(random_view, cfg=missing, generator=generator)
@@ -168,7 +168,7 @@ def train(
 
         valid = evaluate(scored, datasets["valid"], cfg.batch_size, device)
         valid_missing = evaluate(
-            scored, datasets["valid"], cfg.batch_size, device, _damaged_valid(cfg.missing)
+            scored, datasets["valid"], cfg.batch_size, device, damaged_view(cfg.missing)
         )
         score = (valid["mae"] + valid_missing["mae"]) / 2
         history.append(

@@ -1,6 +1,8 @@
 """Training, robustness evaluation and their CLIs, end to end on tiny synthetic data."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +235,53 @@ def test_cli_train_on_an_mmsa_pickle_keeps_the_sims_scale(mmsa_pickle, tmp_path,
     assert code == 0
     assert "acc3" in capsys.readouterr().out  # the SIMS metric set
     assert load_model(out).config.score_range == 1.0
+
+
+def test_cli_fixed_budget_keeps_the_final_weights_and_scores_select(shard_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--shards", str(shard_dir), "--model", "late_fusion", "--out", str(out)]
+    args += ["--steps", "12", "--d-model", "32", "--select-split", "select"]
+    assert main(args) == 0
+    assert "select split, final weights" in capsys.readouterr().out
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["budget"]["steps"] == 12 and log["budget"]["ema_decay"] == 0.995
+    select = load_shards(shard_dir, "select")
+    assert evaluate(load_model(out), select)["mae"] == pytest.approx(
+        log["select"]["complete"]["mae"], abs=1e-5
+    )
+    again = tmp_path / "again"
+    assert main([*args[:6], str(again), *args[7:]]) == 0
+    first, second = load_model(out).state_dict(), load_model(again).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)  # same seed, same weights
+
+
+def tuned_shards(source: Path, directory: Path, layers: bytes) -> Path:
+    """A copy of ``source`` whose text features claim tuned layers with this file's digest."""
+    import hashlib
+
+    from firf.weights import TEXT_LAYERS_FILE
+
+    shutil.copytree(source, directory)
+    meta_path = directory / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    digest = hashlib.sha256(layers).hexdigest()[:16]
+    meta["signature"] = {m: {"name": m, "dim": d} for m, d in meta["dims"].items()}
+    meta["signature"]["text"]["tuned_layers"] = digest
+    meta_path.write_text(json.dumps(meta))
+    (directory / TEXT_LAYERS_FILE).write_bytes(layers)
+    return directory
+
+
+def test_cli_train_carries_the_shards_tuned_text_layers(shard_dir, tmp_path, capsys):
+    from firf.weights import TEXT_LAYERS_FILE
+
+    shards = tuned_shards(shard_dir, tmp_path / "shards", b"tuned layers, as bytes")
+    out = tmp_path / "run"
+    args = ["train", "--shards", str(shards), "--model", "late_fusion", "--out", str(out)]
+    args += ["--steps", "2", "--d-model", "16"]
+    assert main(args) == 0
+    assert (out / TEXT_LAYERS_FILE).read_bytes() == b"tuned layers, as bytes"
+    (shards / TEXT_LAYERS_FILE).write_bytes(b"other layers")  # not what the features came from
+    assert main([*args[:6], str(tmp_path / "refused"), *args[7:]]) == 2
+    assert "not the text layers the shards were extracted with" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()

@@ -3,12 +3,21 @@
 python -m firf train --data MOSI/aligned_50.pkl --model firf --out runs/firf-mosi
 python -m firf train --shards corpus/shards --select-split select --ema-decay 0.99 --out weights
 python -m firf train --synthetic --model late_fusion --out runs/late --epochs 10
+python -m firf train --shards corpus/shards --select-split select --steps 6000 --out runs/s0
+
+``--steps`` is the benchmark protocol (``firf.train.train_fixed``): a fixed budget with warm-up,
+cosine decay and weight averaging, the final averaged weights kept; the selection split only
+scores the result, which is how several seeds or settings are compared without picking epochs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -18,11 +27,12 @@ from firf.data.mmsa import load_mmsa
 from firf.data.shards import load_shards
 from firf.data.synthetic import SyntheticConfig, make_synthetic
 from firf.errors import InputError
-from firf.evaluate import format_table
+from firf.evaluate import evaluate, format_table
 from firf.missing import TrainMissing
 from firf.modalities import DATASET_KINDS
 from firf.model import MODEL_NAMES, build_model
-from firf.train import TrainConfig, train
+from firf.train import FixedBudget, TrainConfig, damaged_view, train, train_fixed
+from firf.weights import TEXT_LAYERS_FILE
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +95,66 @@ def parse_loss(items: list[str]) -> dict[str, int | float | bool]:
     return settings
 
 
+def fixed_budget(
+    model: torch.nn.Module,
+    datasets: dict,
+    cfg: TrainConfig,
+    args: argparse.Namespace,
+    text_layers: Path | None,
+) -> int:
+    """Train ``args.steps`` steps, score the selection split (complete and damaged), save."""
+    budget = FixedBudget(
+        steps=args.steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        ema_decay=cfg.ema_decay or FixedBudget.ema_decay,
+        seed=cfg.seed,
+        device=cfg.device,
+        missing=cfg.missing,
+    )
+    started = time.perf_counter()
+    tail = train_fixed(model, {"train": datasets["train"]}, budget)
+    elapsed = time.perf_counter() - started
+    select = datasets["valid"]
+    scores = {
+        "complete": evaluate(model, select, device=budget.device),
+        "damaged": evaluate(
+            model, select, device=budget.device, transform=damaged_view(cfg.missing)
+        ),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    if text_layers is not None:
+        shutil.copyfile(text_layers, args.out / TEXT_LAYERS_FILE)
+    log = {
+        "budget": asdict(budget),
+        "loss_config": asdict(model.loss_config) if hasattr(model, "loss_config") else None,
+        "last_tenth_losses": tail,
+        "select_split": args.select_split,
+        "select": scores,
+        "selection_mae": (scores["complete"]["mae"] + scores["damaged"]["mae"]) / 2,
+        "elapsed_s": elapsed,
+    }
+    (args.out / "train_log.json").write_text(json.dumps(log, indent=2))
+    print(f"{args.model}: {args.steps} steps in {elapsed:.0f} s; saved to {args.out}")
+    print(format_table(f"{args.select_split} split, final weights", scores, select.kind))
+    return 0
+
+
+def tuned_text_layers(shards: Path | None, extractor: dict | None) -> Path | None:
+    """The shards' fine-tuned text layers, which a checkpoint trained on them must carry."""
+    digest = ((extractor or {}).get("text") or {}).get("tuned_layers")
+    if digest is None or shards is None:
+        return None
+    from firf.extract.text import tuned_layers_digest
+
+    path = shards / TEXT_LAYERS_FILE
+    if tuned_layers_digest(path) != digest:
+        raise InputError(f"{path} is not the text layers the shards were extracted with")
+    return path
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--model", choices=MODEL_NAMES, default="firf")
@@ -94,6 +164,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--patience", type=int, default=8, help="early stopping, in epochs")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="fixed budget of this many steps, final averaged weights kept (no epoch selection;"
+        " --epochs and --patience are then unused, --ema-decay defaults to 0.995)",
+    )
     parser.add_argument(
         "--ema-decay",
         type=float,
@@ -158,9 +235,14 @@ def run(args: argparse.Namespace) -> int:
             missing=TrainMissing(args.complete_fraction, args.max_rate, args.modality_drop_prob),
             progress=False if args.no_progress else None,
         )
+        text_layers = tuned_text_layers(args.shards, train_set.extractor)
         torch.manual_seed(args.seed)
         model = build_model(args.model, train_set.dims, loss=parse_loss(args.loss), **overrides)
+        if args.steps is not None:
+            return fixed_budget(model, datasets, cfg, args, text_layers)
         result = train(model, datasets, cfg, out_dir=args.out)
+        if text_layers is not None:
+            shutil.copyfile(text_layers, args.out / TEXT_LAYERS_FILE)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
