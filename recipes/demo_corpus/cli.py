@@ -1,6 +1,7 @@
 """`python -m recipes.demo_corpus`: build the demo checkpoint's corpus, optionally report on models.
 
-python -m recipes.demo_corpus --out DIR --seed 0 --meld-per-class 500
+python recipes/text_study.py --only top3 --save DIR/text_layers.safetensors
+python -m recipes.demo_corpus --out DIR --text-layers DIR/text_layers.safetensors
 python -m firf train --shards DIR/shards --model firf --out runs/firf --seed 0 --epochs 10
 python -m recipes.demo_corpus --out DIR --report runs/firf runs/late_fusion --json results.json
 """
@@ -26,6 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=500,
         help="MELD training utterances per sentiment class (dev: up to the same, balanced)",
+    )
+    parser.add_argument(
+        "--sst2-sentences",
+        type=int,
+        default=2000,
+        help="SST-2 training sentences (its dev file is always in validation)",
+    )
+    parser.add_argument(
+        "--text-layers",
+        type=Path,
+        required=True,
+        help="fine-tuned MiniLM layers (recipes/text_study.py --save) the text features use",
     )
     parser.add_argument(
         "--data",
@@ -65,7 +78,9 @@ def build_and_report(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     out = args.out or default_out_dir()
     data = args.data or shared_data_dir()
-    summary = build_corpus(out, data, args.seed, args.meld_per_class)
+    summary = build_corpus(
+        out, data, args.seed, args.meld_per_class, args.text_layers, args.sst2_sentences
+    )
     print(
         f"corpus in {out}: {summary['clips']} clips, face detection "
         f"{summary['face_detection_rate']:.1%} of {summary['face_images']} images"
