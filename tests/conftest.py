@@ -115,7 +115,7 @@ def make_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., P
         config = FIRFConfig(
             text_dim=dims.get("text", 384),
             audio_dim=dims.get("audio", 512),
-            vision_dim=dims.get("vision", 1434),
+            vision_dim=dims.get("vision", 956),
             d_model=32,
             extractor=extractor,
         )

@@ -84,7 +84,7 @@ def test_non_rigid_change_survives_normalisation(vision, face):
     stretched = np.concatenate([face[:top], cv2.resize(face[top:bottom], (512, 80)), face[bottom:]])
     tilted = similarity_warp(face, 12, 0.9, (10, 10))
     out = vision([face, tilted, stretched[:512]])
-    points = out.features.reshape(3, NUM_LANDMARKS, 3)
+    points = out.features.reshape(3, NUM_LANDMARKS, 2)
     chin_drop = points[:, 152, 1] - points[0, 152, 1]  # y in inter-eye distances
     assert chin_drop[2] > 0.2 and abs(chin_drop[1]) < 0.1
     pose_change = np.abs(out.features[1] - out.features[0]).mean()

@@ -1,14 +1,20 @@
 """Face geometry per video frame: MediaPipe Face Mesh landmarks with the head pose taken out.
 
 Every frame becomes the 478 refined Face Mesh landmarks (468 mesh points + 10 iris points) in a
-face-fixed frame of reference, flattened to ``VISION_DIM = 478 * 3 = 1434`` floats:
+face-fixed frame of reference, their two in-plane coordinates flattened to
+``VISION_DIM = 478 * 2 = 956`` floats:
 
 - coordinates are first made isotropic (MediaPipe normalises x by the width, y by the height and
   z roughly like x), so non-square frames do not stretch the face;
 - the origin is the midpoint between the eye centres, the x axis runs from the subject's right
   eye to the left eye, the y axis from the nasion (landmark 168) down to the nose base
   (landmark 2), made orthogonal to x, and z = x × y points away from the camera;
-- lengths are divided by the distance between the eye centres.
+- lengths are divided by the distance between the eye centres;
+- the depth coordinate is used for the rotation, then dropped: Face Mesh guesses depth from one
+  image, and on real cameras the guess is what varies most. A crying face from a real clip
+  deviates from CK+'s faces mostly there (38 % of its deviation), and linear probes trained on
+  CK+ read it correctly more often without it (``benchmarks/demo_checkpoint.md``, "Faces from
+  real cameras").
 
 The anchors are the eye corners and the nasal ridge because they barely move with facial
 expressions: translation, scale and head rotation are removed while mouth, brow, lid and cheek
@@ -34,8 +40,8 @@ from firf.extract.decode import VIDEO_FPS
 log = logging.getLogger(__name__)
 
 NUM_LANDMARKS = 478
-VISION_DIM = NUM_LANDMARKS * 3
-RECIPE_VERSION = 1  # bump when the feature recipe changes: checkpoints record it
+VISION_DIM = NUM_LANDMARKS * 2
+RECIPE_VERSION = 2  # bump when the feature recipe changes: checkpoints record it (2: no depth)
 
 _RIGHT_EYE = (33, 133)  # subject's right eye: outer and inner corner
 _LEFT_EYE = (263, 362)
@@ -154,7 +160,7 @@ class FaceMeshVision:
             height, width = frame.shape[:2]
             isotropic = points.astype(np.float64) * (width, height, width)
             try:
-                features[i] = normalize_pose(isotropic).reshape(-1)
+                features[i] = normalize_pose(isotropic)[:, :2].reshape(-1)
             except ValueError:
                 found[-1] = None
                 continue
