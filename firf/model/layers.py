@@ -142,13 +142,19 @@ class MaskedEncoder(nn.Module):
     """One modality's frames (B, L, d_m) -> tokens (B, L', D) and their mask (B, L').
 
     Standardisation of the input features, linear projection, optional frame pooling by
-    ``stride``, LayerNorm, sinusoidal positions, and a small Transformer that attends only to
-    observed tokens.
+    ``stride``, sinusoidal positions, and a small Transformer that attends only to observed
+    tokens.
 
     Raw extractor features span very different scales (Face Mesh coordinates vary by ~0.01
     around offsets near 1, a few Whisper dims by 10x the rest), so each input dimension is
     standardised with the training split's mean and std: buffers fitted by
     ``firf.model.standardize.fit_input_statistics`` and saved with the weights.
+
+    No LayerNorm follows the projection: it would keep only the direction of a frame's
+    deviation from the average and drop its size, which for faces is the expression's
+    intensity (a face moved 1x, 2x or 3x as far from the average CK+ face scored identically,
+    and a crying face, far outside CK+'s range, read as happy). The Transformer's blocks are
+    pre-norm, so training stays stable without it.
     """
 
     def __init__(
@@ -166,14 +172,13 @@ class MaskedEncoder(nn.Module):
         self.register_buffer("input_mean", torch.zeros(d_in))
         self.register_buffer("input_scale", torch.ones(d_in))
         self.proj = nn.Linear(d_in, d_model)
-        self.ln = nn.LayerNorm(d_model)
         self.drop = nn.Dropout(dropout)
         self.transformer = Transformer(d_model, n_heads, layers, dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         x = self.proj(masked_features((x - self.input_mean) / self.input_scale, mask))
         x, mask = pool_frames(x, mask, self.stride)
-        x = self.ln(x) + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
+        x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
         return self.transformer(self.drop(x), mask), mask
 
 
