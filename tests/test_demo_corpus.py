@@ -221,6 +221,27 @@ def test_clear_words_decide_and_a_clear_face_decides_neutral_words():
         assert abs(paired_label(words, agreeing, cfg)) <= 3.0
 
 
+def test_resting_face_stand_ins_average_a_subjects_expressions(tmp_path):
+    from recipes.demo_corpus.faces import REST, face_features, rest_sequences
+
+    sequences, _ = fake_faces()
+    frames = {}
+    for seq in sequences:  # two cached "images" per sequence, with known features
+        paths = tuple(tmp_path / seq.emotion / f"{seq.id}_{k}.png" for k in (1, 2))
+        frames[seq.id] = paths
+        for k, path in enumerate(paths):
+            path.parent.mkdir(exist_ok=True)
+            value = {"happy": 1.0, "anger": -1.0, "surprise": 3.0}[seq.emotion] + k
+            np.savez(path.with_suffix(".npz"), features=np.full(4, value), mask=np.float32(1))
+    sequences = [FaceSequence(s.id, s.subject, s.emotion, frames[s.id]) for s in sequences]
+    rests = rest_sequences(sequences)
+    assert len(rests) == 20 and all(r.emotion == REST and r.polarity == "neutral" for r in rests)
+    features, mask = face_features(rests[0], vision=None, cache_dir=tmp_path)
+    assert features.shape == (3, 4) and mask.tolist() == [1, 1, 1]
+    np.testing.assert_allclose(features, np.mean([1, 2, -1, 0, 3, 4]))
+    assert rest_sequences([s for s in sequences if s.emotion != "surprise"]) == []
+
+
 def test_pairing_of_one_utterance_does_not_depend_on_the_others():
     sequences, split = fake_faces()
     utterances = utterances_at(np.linspace(-3, 3, 50))
@@ -337,13 +358,15 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     from firf.data.shards import load_shards
     from firf.weights import TEXT_LAYERS_FILE
     from recipes.demo_corpus.build import build_corpus
-    from recipes.demo_corpus.emodb import load_emodb
+    from recipes.demo_corpus.emodb import copies, load_emodb
     from recipes.demo_corpus.texts import load_sst2
 
     sources, out = small_sources(tmp_path / "data"), tmp_path / "corpus"
     layers = packaged_text_layer(tmp_path / "layers.safetensors")
     sst2, voices = load_sst2(sources, 1, seed=0), load_emodb(sources, seed=0)
-    extra = Counter(u.split for u in [*sst2, *voices])
+    extra = Counter(u.split for u in sst2)
+    for clip in voices:  # training copies of the happy and neutral clips
+        extra[clip.split] += copies(clip)
     assert extra["valid"] == 2 + 1 and extra["select"] == 1  # SST-2 dev; one speaker each
 
     # at this share only vidB's group hash falls in the selection split
@@ -352,19 +375,24 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     assert summary["clips"] == {k: n + extra[k] for k, n in expected.items()}
     assert summary["face_detection_rate"] == 1.0
     train, valid = load_shards(out / "shards", "train"), load_shards(out / "shards", "valid")
-    assert train.dims == {"text": 384, "audio": 1024, "vision": 1434}  # Whisper block 2 added
+    assert train.dims == {"text": 384, "audio": 1024, "vision": 956}  # block 2 added; no depth
     assert set(train.extractor) == {"text", "audio", "vision"}
     assert train.extractor["text"]["tuned_layers"] == summary["recipe"]["text_layers"]
     assert (out / "shards" / TEXT_LAYERS_FILE).read_bytes() == layers.read_bytes()
 
     entries = {e["id"]: e for e in map(json.loads, (out / "shards" / "manifest.jsonl").open())}
+    by_id = {s["id"]: s for s in train.samples + valid.samples}
+    copied = [i for i in by_id if "~" in i]
+    assert all(entries[i]["emotion"] in ("happiness", "neutral") for i in copied)
     for sample in train.samples + valid.samples:
         assert len(sample["audio"]) > 5  # 10 Hz speech states
         if sample["id"].startswith("emodb/"):  # tone alone: no words, no face
             assert len(sample["text"]) == len(sample["vision"]) == 0
+            original = sample["id"].split("~")[0]
+            np.testing.assert_array_equal(sample["audio"], by_id[original]["audio"])
             continue
         entry = entries[sample["id"]]
-        assert len(sample["text"]) > 2 and len(sample["vision"]) in (0, 2)
+        assert len(sample["text"]) > 2 and len(sample["vision"]) in (0, 2, 3)  # 3: rest
         face = entry["face"] and FaceSequence(entry["face"], "", entry["face_emotion"], ())
         assert sample["label"] == pytest.approx(
             paired_label(entry["text_label"], face or None, PairingConfig())

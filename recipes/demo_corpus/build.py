@@ -34,8 +34,8 @@ from firf.extract.text import MiniLMText
 from firf.extract.vision import FaceMeshVision
 from firf.weights import TEXT_LAYERS_FILE
 from recipes.demo_corpus.compose import PairingConfig, pair_faces, paired_label
-from recipes.demo_corpus.emodb import EmotionalSpeech, load_emodb
-from recipes.demo_corpus.faces import FaceSequence, face_features, list_sequences
+from recipes.demo_corpus.emodb import TRAINING_COPIES, EmotionalSpeech, copies, load_emodb
+from recipes.demo_corpus.faces import FaceSequence, face_features, list_sequences, rest_sequences
 from recipes.demo_corpus.speech import Voice, synthesize, voice_for
 from recipes.demo_corpus.splits import SELECT_SHARE, SPLITS, subject_split
 from recipes.demo_corpus.texts import Utterance, load_utterances
@@ -91,11 +91,13 @@ def build_corpus(
         "select_share": select_share,
         "text_layers": text.tuned_digest,
         "pairing": 2,  # compose.py's rule: words lead, faces shift (see its docstring)
+        "emodb_copies": TRAINING_COPIES,
     }
     check_recipe(out, recipe)
     utterances = load_utterances(data_dir, meld_per_class, seed, select_share, sst2_sentences)
     voices = load_emodb(data_dir, seed)
     sequences = list_sequences(data_dir / "ckplus48")
+    sequences += rest_sequences(sequences)
     face_split = {s.subject: subject_split(s.subject, seed) for s in sequences}
     pairs = pair_faces(utterances, sequences, face_split, seed)
 
@@ -107,19 +109,20 @@ def build_corpus(
     speech_cache = out / "speech" / signature_digest(audio.signature)
     writer = ShardWriter(out / "shards", dims, signature)
     shutil.copyfile(text_layers, out / "shards" / TEXT_LAYERS_FILE)
+    empty = {m: np.zeros((0, dims[m]), np.float32) for m in ("text", "vision")}
     for clip in tqdm(voices, desc="emodb"):
-        if not writer.has(clip.id):
-            states = emodb_features(clip, audio, speech_cache)
-            empty = {m: np.zeros((0, dims[m]), np.float32) for m in ("text", "vision")}
-            writer.add(
-                clip.id,
-                {**empty, "audio": states},
-                clip.label,
-                clip.split,
-                source="emodb",
-                group=clip.group,
-                emotion=clip.emotion,
-            )
+        for copy in range(copies(clip)):
+            clip_id = clip.id if copy == 0 else f"{clip.id}~{copy + 1}"
+            if not writer.has(clip_id):
+                writer.add(
+                    clip_id,
+                    {**empty, "audio": emodb_features(clip, audio, speech_cache)},
+                    clip.label,
+                    clip.split,
+                    source="emodb",
+                    group=clip.group,
+                    emotion=clip.emotion,
+                )
     for utt in tqdm(utterances, desc="clips"):
         if writer.has(utt.id):
             continue
@@ -146,7 +149,11 @@ def build_corpus(
     summary = {
         "recipe": recipe,
         "signature": signature,
-        "clips": {split: sum(u.split == split for u in [*utterances, *voices]) for split in SPLITS},
+        "clips": {
+            split: sum(u.split == split for u in utterances)
+            + sum(copies(c) for c in voices if c.split == split)
+            for split in SPLITS
+        },
         "composition": composition(utterances, pairs, voices),
         "face_images": int(found.size),
         "face_detection_rate": float(found.mean()),
@@ -164,7 +171,7 @@ def composition(
     counts: dict[str, dict[str, int]] = {}
     for clip in voices:
         split = counts.setdefault(clip.split, {})
-        split["emodb"] = split.get("emodb", 0) + 1
+        split["emodb"] = split.get("emodb", 0) + copies(clip)
     for utt in utterances:
         face = pairs[utt.id]
         for key in (utt.source, f"face_{face.polarity if face else 'none'}"):

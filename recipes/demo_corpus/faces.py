@@ -1,4 +1,11 @@
-"""CK+ posed expressions as short face clips, split by subject."""
+"""CK+ posed expressions as short face clips, split by subject, and resting-face stand-ins.
+
+CK+48 holds peak expressions only, no neutral face, so a model trained on it reads a resting
+face as some expression (the first v2 checkpoint read a resting face +1.8). A subject's mean
+face over all their posed expressions is the stand-in (``REST``): opposite deviations (mouth
+open and shut, brows up and down, lip corners up and down) cancel, and what is left is that
+person's geometry without a strong expression. It pairs like surprise: no side.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +29,10 @@ POLARITY: dict[str, str] = {
     "fear": "negative",
     "sadness": "negative",
     "surprise": "neutral",
+    "rest": "neutral",
 }
+REST = "rest"
+REST_MIN_SEQUENCES = 3  # a mean of fewer expressions is still mostly one of them
 _NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.png$")
 
 
@@ -57,17 +67,31 @@ def list_sequences(root: Path) -> list[FaceSequence]:
     ]
 
 
+def rest_sequences(sequences: list[FaceSequence]) -> list[FaceSequence]:
+    """One resting-face stand-in per subject with enough posed sequences: all their frames."""
+    by_subject: dict[str, list[FaceSequence]] = defaultdict(list)
+    for seq in sequences:
+        if seq.emotion != REST:
+            by_subject[seq.subject].append(seq)
+    return [
+        FaceSequence(f"{subject}_rest", subject, REST, tuple(p for s in seqs for p in s.frames))
+        for subject, seqs in sorted(by_subject.items())
+        if len(seqs) >= REST_MIN_SEQUENCES
+    ]
+
+
 def face_features(
     sequence: FaceSequence, vision: FaceMeshVision, cache_dir: Path
 ) -> tuple[np.ndarray, np.ndarray]:
     """(frames, dim) features and (frames,) face mask of a sequence, each image cached once.
 
     Images are upscaled and padded exactly as ``prepare_small_face`` does for the app's small
-    crops; a frame where Face Mesh finds no face stays in the clip with mask 0.
+    crops; a frame where Face Mesh finds no face stays in the clip with mask 0. A ``REST``
+    stand-in is the mean of its frames' features, as a clip of three frames.
     """
     features, mask = [], []
     for path in sequence.frames:
-        cached = cache_dir / sequence.emotion / f"{path.stem}.npz"
+        cached = cache_dir / path.parent.name / f"{path.stem}.npz"
         if not cached.is_file():
             image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
             if image is None:
@@ -78,4 +102,8 @@ def face_features(
         with np.load(cached) as stored:
             features.append(stored["features"])
             mask.append(stored["mask"])
-    return np.stack(features), np.asarray(mask, dtype=np.float32)
+    features, mask = np.stack(features), np.asarray(mask, dtype=np.float32)
+    if sequence.emotion == REST:
+        mean = features[mask > 0].mean(0)
+        return np.repeat(mean[None], 3, axis=0), np.ones(3, np.float32)
+    return features, mask
