@@ -35,7 +35,13 @@ from firf.extract.vision import FaceMeshVision
 from firf.weights import TEXT_LAYERS_FILE
 from recipes.demo_corpus.compose import PairingConfig, pair_faces, paired_label
 from recipes.demo_corpus.emodb import TRAINING_COPIES, EmotionalSpeech, copies, load_emodb
-from recipes.demo_corpus.faces import FaceSequence, face_features, list_sequences, rest_sequences
+from recipes.demo_corpus.faces import (
+    REST,
+    FaceSequence,
+    face_features,
+    list_sequences,
+    rest_sequences,
+)
 from recipes.demo_corpus.speech import Voice, synthesize, voice_for
 from recipes.demo_corpus.splits import SELECT_SHARE, SPLITS, subject_split
 from recipes.demo_corpus.texts import Utterance, load_utterances
@@ -145,7 +151,7 @@ def build_corpus(
             face_subject=face.subject if face else None,
         )
 
-    found = np.concatenate([mask for _, mask in faces.values()])
+    found = np.concatenate([faces[s.id][1] for s in sequences if s.emotion != REST])
     summary = {
         "recipe": recipe,
         "signature": signature,

@@ -1,0 +1,68 @@
+"""Rebuild the bundled demo checkpoint from the shared data in one command.
+
+    python recipes/rebuild_demo_checkpoint.py --work ~/.cache/firf/demo_v2 --weights weights
+
+1. Fine-tune MiniLM's top three layers on SST-2, MOSI train and MELD train
+   (``recipes/text_study.py``; the corpus's select groups are left out).
+2. Build the corpus with those layers (``python -m recipes.demo_corpus``): MOSI, MELD and SST-2
+   sentences read by espeak-ng, EmoDB voices, CK+ faces paired by ``compose.py``'s rule.
+3. Train FIRF with the fixed budget for each seed (``firf train --steps``).
+4. Copy the seed with the lowest selection MAE (select split, complete and damaged) into
+   ``--weights`` (config, weights, text layers; the model card is kept).
+
+Every step skips what is already done in ``--work``, so an interrupted rebuild resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STEPS = 4000
+LR = 5e-4
+SEEDS = (0, 1, 2)
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "text_layers.safetensors")
+
+
+def run(*args: str) -> None:
+    print("+", " ".join(args), flush=True)
+    subprocess.run([sys.executable, *args], cwd=REPO, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, required=True, help="corpus and runs go here")
+    parser.add_argument("--weights", type=Path, default=REPO / "weights")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--steps", type=int, default=STEPS)
+    args = parser.parse_args()
+    work = args.work.expanduser()
+    work.mkdir(parents=True, exist_ok=True)
+    layers = work / "text_layers.safetensors"
+    if not layers.is_file():
+        run("recipes/text_study.py", "--only", "top3", "--save", str(layers))
+    run("-m", "recipes.demo_corpus", "--out", str(work), "--text-layers", str(layers))
+    scores = {}
+    for seed in args.seeds:
+        out = work / "runs" / f"firf-s{seed}"
+        if not (out / "train_log.json").is_file():
+            run(
+                "-m", "firf", "train", "--shards", str(work / "shards"), "--model", "firf",
+                "--select-split", "select", "--steps", str(args.steps), "--lr", str(LR),
+                "--seed", str(seed), "--out", str(out),
+            )  # fmt: skip
+        scores[out] = json.loads((out / "train_log.json").read_text())["selection_mae"]
+    best = min(scores, key=scores.get)
+    print({str(k): round(v, 4) for k, v in scores.items()}, "->", best)
+    args.weights.mkdir(parents=True, exist_ok=True)
+    for name in CHECKPOINT_FILES:
+        shutil.copyfile(best / name, args.weights / name)
+
+
+if __name__ == "__main__":
+    main()
