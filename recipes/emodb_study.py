@@ -28,17 +28,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
+from recipes.demo_corpus.emodb import VALENCE  # noqa: E402
 from recipes.study_data import balanced_accuracy, data_dir, study_cache  # noqa: E402
 
-VALENCE = {
-    "happiness": 1.0,
-    "anger": -1.0,
-    "sadness": -1.0,
-    "disgust": -1.0,
-    "fear": -1.0,
-    "boredom": -0.5,
-    "neutral": 0.0,
-}
 NEGATIVE = ("anger", "sadness", "disgust", "fear")
 
 
