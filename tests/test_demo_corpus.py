@@ -466,3 +466,40 @@ def test_versus_probes_reports_the_same_numbers_as_the_tables():
         assert comparison[modality]["difference"] <= comparison[modality]["high"]
     assert comparison["face"]["a"] == pytest.approx(face_balanced_accuracy(model, faces["valid"]))
     assert comparison["face"]["b"] == pytest.approx(probes["face_balanced_accuracy"])
+
+
+def test_conflict_pairs_join_the_words_of_one_clip_to_the_face_of_another():
+    from recipes.demo_corpus.acceptance import clip, conflict_pairs
+
+    dims = {"text": 6, "audio": 4, "vision": 5}
+    rng = np.random.default_rng(0)
+
+    def sample(i: int, label: float, face: bool) -> dict:
+        frames = {"text": 3, "audio": 4, "vision": 2 if face else 0}
+        out = {"id": f"mosi/{i}", "label": label}
+        for m, dim in dims.items():
+            out[m] = rng.normal(size=(frames[m], dim)).astype(np.float32)
+        return out
+
+    words = [-2.0, -1.4, 0.0, 0.0, 0.3, 1.0, 2.5]
+    valid = FeatureDataset([sample(i, w, False) for i, w in enumerate(words)], dims)
+    entries = {s["id"]: {"text_label": s["label"]} for s in valid.samples}
+    faces = FeatureDataset(
+        [{**sample(100 + i, side, True), "label": side} for i, side in enumerate([1.0, -1.0])],
+        dims,
+    )
+    paired = clip(valid.samples[0], faces.samples[0], dims)
+    assert (
+        paired["text"] is valid.samples[0]["text"] and paired["audio"] is valid.samples[0]["audio"]
+    )
+    assert paired["vision"] is faces.samples[0]["vision"]
+    assert clip(valid.samples[0], None, dims)["vision"].shape == (0, 5)
+
+    torch.manual_seed(0)
+    model = build_model("late_fusion", dims, d_model=16, n_heads=2).eval()
+    result = conflict_pairs(model, valid, entries, faces)
+    assert result["clear_words_against_face"]["n"] == 4  # |label| >= 1
+    assert result["neutral_words_with_face"]["n"] == 2  # label exactly 0
+    assert 0 <= result["agreeing_face_added"]["flips"] <= 4
+    for rule in result.values():
+        assert all(v is None or 0.0 <= v <= 1.0 for k, v in rule.items() if k.startswith("follows"))

@@ -149,6 +149,11 @@ def clip(text_audio: dict | None, face: dict | None, dims: dict[str, int]) -> di
     return sample
 
 
+def share(hits: np.ndarray) -> float | None:
+    """The share of True in ``hits``; None when there is nothing to count."""
+    return float(np.mean(hits)) if len(hits) else None
+
+
 def conflict_pairs(
     model: torch.nn.Module, valid: FeatureDataset, entries: dict, faces: FeatureDataset
 ) -> dict:
@@ -182,17 +187,17 @@ def conflict_pairs(
     return {
         "clear_words_against_face": {
             "n": len(clear),
-            "follows_words": float(np.mean(np.sign(against) == sides)),
+            "follows_words": share(np.sign(against) == sides),
             "n_read_clearly": int(read_clearly.sum()),
-            "follows_words_read_clearly": float(
-                np.mean(np.sign(against[read_clearly]) == sides[read_clearly])
+            "follows_words_read_clearly": share(
+                np.sign(against[read_clearly]) == sides[read_clearly]
             ),
         },
         "neutral_words_with_face": {
             "n": len(neutral),
-            "follows_face": float(np.mean(follows_face)),
+            "follows_face": share(follows_face),
             "n_read_neutral": int(read_neutral.sum()),
-            "follows_face_read_neutral": float(np.mean(follows_face[read_neutral])),
+            "follows_face_read_neutral": share(follows_face[read_neutral]),
         },
         "agreeing_face_added": {
             "n": len(clear),
