@@ -56,8 +56,8 @@ class Extractors:
 
     Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video
     ``fps``, text ``max_tokens`` and fine-tuned ``text_layers``) decide what the features are, so
-    a checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy settings do not change features:
-    ``text_from_transcript`` uses the speech transcript as the text when none is typed;
+    a checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy
+    settings do not change features: ``text_from_transcript`` uses the speech transcript as the text when none is typed;
     ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for most of
     their work); Whisper's decoder, most of Whisper's time, runs only when the transcript is the
     text or is asked for (``transcribe=True`` for every input, ``features(transcript=True)`` for
@@ -101,13 +101,14 @@ class Extractors:
         """The extractors that produce features with these recorded signatures; ``text_layers``
         is the checkpoint's file of fine-tuned text layers when its text signature names one."""
         audio, vision, text = signatures["audio"], signatures["vision"], signatures["text"]
-        if text.get("tuned_layers") is not None:
+        tuned = text.get("tuned_layers")
+        if tuned is not None:
             from firf.extract.text import tuned_layers_digest
 
-            if text_layers is None or tuned_layers_digest(text_layers) != text["tuned_layers"]:
+            if text_layers is None or tuned_layers_digest(text_layers) != tuned:
                 raise InputError(
                     "the checkpoint reads text through fine-tuned MiniLM layers "
-                    f"(digest {text['tuned_layers']}); {text_layers or 'no file'} is not them"
+                    f"(digest {tuned}); {text_layers or 'no file'} is not them"
                 )
         name = str(audio["name"])
         if not (name.startswith("whisper-") and name.endswith("-encoder")):
@@ -119,7 +120,7 @@ class Extractors:
             audio_tone_layer=audio.get("tone_layer"),
             fps=float(vision["fps"]),
             max_tokens=int(text["max_tokens"]),
-            text_layers=text_layers if text.get("tuned_layers") is not None else None,
+            text_layers=text_layers if tuned is not None else None,
             **policy,
         )
 

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -117,18 +118,21 @@ def build_corpus(
     shutil.copyfile(text_layers, out / "shards" / TEXT_LAYERS_FILE)
     empty = {m: np.zeros((0, dims[m]), np.float32) for m in ("text", "vision")}
     for clip in tqdm(voices, desc="emodb"):
-        for copy in range(copies(clip)):
-            clip_id = clip.id if copy == 0 else f"{clip.id}~{copy + 1}"
-            if not writer.has(clip_id):
-                writer.add(
-                    clip_id,
-                    {**empty, "audio": emodb_features(clip, audio, speech_cache)},
-                    clip.label,
-                    clip.split,
-                    source="emodb",
-                    group=clip.group,
-                    emotion=clip.emotion,
-                )
+        ids = [clip.id, *(f"{clip.id}~{k}" for k in range(2, copies(clip) + 1))]
+        missing = [clip_id for clip_id in ids if not writer.has(clip_id)]
+        if not missing:
+            continue
+        arrays = {**empty, "audio": emodb_features(clip, audio, speech_cache)}
+        for clip_id in missing:  # the copies share one feature file read
+            writer.add(
+                clip_id,
+                arrays,
+                clip.label,
+                clip.split,
+                source="emodb",
+                group=clip.group,
+                emotion=clip.emotion,
+            )
     for utt in tqdm(utterances, desc="clips"):
         if writer.has(utt.id):
             continue
@@ -186,33 +190,35 @@ def composition(
     return counts
 
 
+def cached_states(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """Whisper states stored at ``path``, computed (and stored atomically) only when absent."""
+    if path.is_file():
+        return np.load(path)
+    states = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.save(buffer, states)
+    write_atomic(path, buffer.getvalue())
+    return states
+
+
 def speech_features(utt: Utterance, voice: Voice, audio: WhisperAudio, cache: Path) -> np.ndarray:
     """Whisper states of the utterance read aloud by ``voice``, cached by (id, text, voice)."""
     key = json.dumps([utt.text, asdict(voice), MAX_SPEECH_SECONDS], sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    path = cache / f"{safe_name(utt.id)}-{digest}.npy"
-    if path.is_file():
-        return np.load(path)
-    rate, samples = synthesize(utt.text, voice)
-    states = audio.encode_only((rate, samples[: int(MAX_SPEECH_SECONDS * rate)]))
-    cache.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.save(buffer, states)
-    write_atomic(path, buffer.getvalue())
-    return states
+
+    def compute() -> np.ndarray:
+        rate, samples = synthesize(utt.text, voice)
+        return audio.encode_only((rate, samples[: int(MAX_SPEECH_SECONDS * rate)]))
+
+    return cached_states(cache / f"{safe_name(utt.id)}-{digest}.npy", compute)
 
 
 def emodb_features(clip: EmotionalSpeech, audio: WhisperAudio, cache: Path) -> np.ndarray:
     """Whisper states of one EmoDB recording, cached by its file name."""
-    path = cache / f"{safe_name(clip.id)}.npy"
-    if path.is_file():
-        return np.load(path)
-    states = audio.encode_only(load_audio(str(clip.path)))
-    cache.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.save(buffer, states)
-    write_atomic(path, buffer.getvalue())
-    return states
+    return cached_states(
+        cache / f"{safe_name(clip.id)}.npy", lambda: audio.encode_only(load_audio(str(clip.path)))
+    )
 
 
 def clip_arrays(

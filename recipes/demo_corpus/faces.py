@@ -20,6 +20,7 @@ import numpy as np
 from firf.errors import InputError
 from firf.extract.vision import FaceMeshVision, prepare_small_face
 
+REST = "rest"  # a subject's mean face: the resting-face stand-in (see the module docstring)
 # Expression -> the sentiment side it stands for. Surprise is left neutral: in MELD it is about
 # evenly positive and negative, so a surprised face should not push the score either way.
 POLARITY: dict[str, str] = {
@@ -29,9 +30,8 @@ POLARITY: dict[str, str] = {
     "fear": "negative",
     "sadness": "negative",
     "surprise": "neutral",
-    "rest": "neutral",
+    REST: "neutral",
 }
-REST = "rest"
 REST_MIN_SEQUENCES = 3  # a mean of fewer expressions is still mostly one of them
 _NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.png$")
 
