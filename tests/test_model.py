@@ -10,7 +10,7 @@ from firf.data.dataset import FeatureDataset, collate
 from firf.errors import InputError
 from firf.missing import keep_modalities
 from firf.modalities import MODALITIES
-from firf.model import FIRF, MODEL_NAMES, ModelOutput, build_model, load_model
+from firf.model import FIRF, MODEL_NAMES, ModelOutput, build_model, load_model, losses
 from firf.model.firf_losses import distillation_loss
 from firf.model.standardize import SCALE_FLOOR, fit_input_statistics
 
@@ -246,6 +246,40 @@ def test_missing_modality_is_recovered_from_the_others():
 
     ablated = build("firf_no_rec").eval()
     assert ablated.run(batch).recovered == {}
+
+
+def test_noise_factor_cannot_see_what_is_constant_over_a_clip():
+    """The noise factor reads frame deviations from the clip mean: shifting every observed
+    frame of a clip by one vector (its clip-level content, sentiment included) changes
+    nothing in it, while the synergistic and heterogeneous factors do see the shift."""
+    batch = make_batch(drop=0.3)
+    model = build("firf").eval()
+    shifted = dict(batch)
+    for m in MODALITIES:
+        offset = 3 * torch.randn(batch[m].shape[0], 1, batch[m].shape[-1])
+        shifted[m] = batch[m] + offset * batch[f"{m}_mask"].unsqueeze(-1)
+    with torch.inference_mode():
+        plain, moved = model.run(batch), model.run(shifted)
+    for m in MODALITIES:
+        torch.testing.assert_close(moved.factors["n"][m], plain.factors["n"][m])
+        assert not torch.allclose(moved.factors["s"][m], plain.factors["s"][m])
+
+
+def test_agreement_is_zero_for_matching_summaries_and_blind_to_absent_ones():
+    g = torch.Generator().manual_seed(0)
+    shared = torch.randn(64, 1, 8, generator=g)
+    scales = torch.tensor([1.0, 2.0, -0.5]).view(1, 3, 1)  # scale is free, sign is not
+    present = torch.ones(64, 3)
+    same = losses.agreement(shared * scales.abs(), present)
+    assert same.item() == pytest.approx(0.0, abs=1e-3)
+    flipped = losses.agreement(shared * scales, present)
+    independent = losses.agreement(torch.randn(64, 3, 8, generator=g), present)
+    assert independent.item() == pytest.approx(2.0, abs=0.4) and flipped > independent
+    # Where audio is absent its summary is never compared, whatever it holds.
+    garbage = (shared * scales.abs()).clone()
+    garbage[:, 1] = torch.randn(64, 8, generator=g)
+    only_text_vision = torch.tensor([1.0, 0.0, 1.0]).expand(64, 3)
+    assert losses.agreement(garbage, only_text_vision).item() == pytest.approx(0.0, abs=1e-3)
 
 
 def test_one_way_distillation_only_teaches_from_the_more_complete_view():

@@ -195,8 +195,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a loss setting of the model, e.g. --loss lambda_kd=0.2 (FIRF: lambda_dist, "
-        "lambda_syn, lambda_het, lambda_rec, lambda_noise, lambda_miss, lambda_kd, lambda_uni, "
-        "kd_bidirectional, dist_sigma_bins, kd_temperature, syn_temperature)",
+        "lambda_syn, lambda_het, lambda_rec, lambda_miss, lambda_kd, lambda_uni, "
+        "kd_bidirectional, dist_sigma_bins, kd_temperature)",
     )
     parser.add_argument(
         "--stride",

@@ -4,11 +4,13 @@ A batch flows through five steps, in the order of this file:
 
 1. unimodal masked encoders: frames of each modality -> tokens H_m;
 2. fine-grained complementary factorization (FCF): every token of H_m is split into a
-   synergistic part S_m (one encoder shared by all modalities), a heterogeneous part P_m (one
-   encoder per modality) and a noisy part N_m (excluded from fusion);
+   synergistic part S_m (one encoder shared by all modalities, trained to agree across
+   modalities) and a heterogeneous part P_m (one encoder per modality); a noisy part N_m is
+   read from the frames' deviations from their clip's mean, so it cannot hold anything
+   constant over the clip, and is excluded from fusion;
 3. reconstruction of missing semantics: each modality's summaries (pooled s_m, p_m) are also
-   recovered from the *other* modalities, and replace or blend with the modality's own
-   summaries where it is missing or partly missing;
+   recovered from the *other* present modalities' s (knowing which are present), and replace
+   or blend with the modality's own summaries where it is missing or partly missing;
 4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries; the fused
    [CLS] and summaries are read out into one vector -> a bounded score and a distribution over
    sentiment bins; with one modality present, the score is averaged with that modality's own
@@ -42,7 +44,6 @@ from firf.model.layers import (
     check_batch,
     masked_mean,
     mlp,
-    reverse_gradient,
 )
 from firf.model.outputs import ModelOutput, ViewPass
 
@@ -77,20 +78,19 @@ class FIRF(
             n_factors = 2
             if c.use_noise:
                 n_factors = 3
-                self.noise = nn.ModuleDict({m: mlp(d, d, d, c.dropout) for m in MODALITIES})
-                self.noise_critic = nn.Sequential(nn.LayerNorm(d), mlp(d, d, 1))
+                self.noise = nn.ModuleDict({m: mlp(dims[m], d, d) for m in MODALITIES})
+            # Rebuilds each token from its clip's pooled s and p (and the token's own n): the
+            # clip-level content must be in s and p, since n cannot hold it.
             self.decoders = nn.ModuleDict({m: mlp(n_factors * d, d, d) for m in MODALITIES})
 
-        # 3. Reconstruction: s from the mean of the other modalities' s; p from a generator that
-        # sees the other modalities' s and which of them are present. Learned priors stand in
-        # when no other modality is there.
+        # 3. Reconstruction: one generator per modality sees the other modalities' pooled s
+        # and which of them are present, and emits that modality's s (and p). Learned priors
+        # stand in when no other modality is there.
         if c.use_reconstruction:
-            self.recover_s = nn.ModuleDict({m: mlp(d, d, d) for m in MODALITIES})
-            self.prior_s = nn.Parameter(torch.zeros(len(MODALITIES), d))
-            if c.use_fcf:
-                n_in = len(MODALITIES) * (d + 1)
-                self.recover_p = nn.ModuleDict({m: mlp(n_in, d, d) for m in MODALITIES})
-                self.prior_p = nn.Parameter(torch.zeros(len(MODALITIES), d))
+            n_in = len(MODALITIES) * (d + 1)
+            n_out = len(self.fusion_factors) * d
+            self.recover_from = nn.ModuleDict({m: mlp(n_in, d, n_out) for m in MODALITIES})
+            self.prior = nn.Parameter(torch.zeros(len(MODALITIES), n_out))
 
         # 4. Fusion and heads.
         self.cls = nn.Parameter(torch.zeros(1, 1, d))
@@ -128,7 +128,7 @@ class FIRF(
             tokens[m], masks[m] = self.encoders[m](batch[m], batch[f"{m}_mask"])
 
         # 2. Factorize every token, then pool each factor over the observed tokens.
-        factors = self.factorize(tokens)
+        factors = self.factorize(tokens, batch)
         own = {
             name: torch.stack([masked_mean(parts[m], masks[m]) for m in MODALITIES], dim=1)
             for name, parts in factors.items()
@@ -187,8 +187,9 @@ class FIRF(
         head = self.unimodal_heads[MODALITIES[i]]
         return bounded(head(summary).squeeze(-1), self.config.score_range)
 
-    def factorize(self, tokens: dict[str, Tensor]) -> dict[str, dict[str, Tensor]]:
-        """Token-level FCF: H_m -> S_m (shared encoder), P_m and N_m (per-modality encoders)."""
+    def factorize(self, tokens: dict[str, Tensor], batch: Batch) -> dict[str, dict[str, Tensor]]:
+        """Token-level FCF: H_m -> S_m (shared encoder) and P_m (per-modality encoders); N_m
+        from the input's frame-level deviations from the clip mean (``deviations``)."""
         if not self.config.use_fcf:
             return {"s": tokens}
         factors = {
@@ -196,9 +197,10 @@ class FIRF(
             "p": {m: self.heterogeneity[m](h) for m, h in tokens.items()},
         }
         if self.config.use_noise:
-            # The noise encoders read a detached H: the adversarial critic should strip
-            # sentiment from N, not push the shared encoder to forget it.
-            factors["n"] = {m: self.noise[m](h.detach()) for m, h in tokens.items()}
+            factors["n"] = {
+                m: self.noise[m](self.encoders[m].deviations(batch[m], batch[f"{m}_mask"]))
+                for m in MODALITIES
+            }
         return factors
 
     def recover(self, own: dict[str, Tensor], present: Tensor) -> tuple[dict[str, Tensor], Tensor]:
@@ -211,20 +213,13 @@ class FIRF(
         others = 1 - torch.eye(len(MODALITIES), device=present.device)
         sources = present.unsqueeze(1) * others  # (B, target, source)
         has_source = sources.sum(-1) > 0  # (B, target)
-        s = own["s"]
-        mean_others = sources @ s / sources.sum(-1, keepdim=True).clamp(min=1)
-        recovered_s = torch.stack(
-            [self.recover_s[m](mean_others[:, i]) for i, m in enumerate(MODALITIES)], dim=1
-        )
-        recovered = {"s": torch.where(has_source.unsqueeze(-1), recovered_s, self.prior_s)}
-        if self.config.use_fcf:
-            generated = []
-            for i, m in enumerate(MODALITIES):
-                visible_s = (sources[:, i].unsqueeze(-1) * s).flatten(1)
-                generated.append(self.recover_p[m](torch.cat([visible_s, sources[:, i]], dim=1)))
-            recovered_p = torch.stack(generated, dim=1)
-            recovered["p"] = torch.where(has_source.unsqueeze(-1), recovered_p, self.prior_p)
-        return recovered, has_source
+        generated = []
+        for i, m in enumerate(MODALITIES):
+            visible_s = (sources[:, i].unsqueeze(-1) * own["s"]).flatten(1)
+            generated.append(self.recover_from[m](torch.cat([visible_s, sources[:, i]], dim=1)))
+        found = torch.where(has_source.unsqueeze(-1), torch.stack(generated, dim=1), self.prior)
+        parts = found.chunk(len(self.fusion_factors), dim=-1)
+        return dict(zip(self.fusion_factors, parts, strict=True)), has_source
 
     # ---- training -------------------------------------------------------------------------
 
@@ -236,15 +231,13 @@ class FIRF(
         a, b = self.run(view_a), self.run(view_b)
         if a.present.shape[0] != b.present.shape[0]:
             raise InputError("the two views must hold the same samples in the same order")
-        c, w = self.config, self.loss_config
+        w = self.loss_config
 
         terms: dict[str, tuple[float, Tensor]] = {}  # name -> (weight, value)
         for name, view in (("a", a), ("b", b)):
             l1, ce = self.task_loss(view.fused_score, view.output.logits, label)
             terms[f"l1_{name}"] = (1.0, l1)
             terms[f"dist_{name}"] = (w.lambda_dist, ce)
-        if c.use_fcf and c.use_noise:
-            terms["noise"] = (w.lambda_noise, mean_of(self.noise_loss(v, label) for v in (a, b)))
         terms["uni"] = (w.lambda_uni, mean_of(unimodal_loss(v, label) for v in (a, b)))
         terms.update(self.label_free_terms(a, b))
         return total_and_logs(terms)
@@ -259,8 +252,7 @@ class FIRF(
         c, w = self.config, self.loss_config
         terms: dict[str, tuple[float, Tensor]] = {}
         if c.use_fcf:
-            syn = mean_of(synergy_loss(v, w.syn_temperature) for v in (a, b))
-            terms["syn"] = (w.lambda_syn, syn)
+            terms["syn"] = (w.lambda_syn, mean_of(synergy_loss(v) for v in (a, b)))
             terms["het"] = (w.lambda_het, mean_of(heterogeneity_loss(v) for v in (a, b)))
             terms["rec"] = (w.lambda_rec, mean_of(self.decoding_loss(v) for v in (a, b)))
         if c.use_reconstruction:
@@ -280,23 +272,17 @@ class FIRF(
         return F.l1_loss(score, label), losses.soft_cross_entropy(logits, target)
 
     def decoding_loss(self, view: ViewPass) -> Tensor:
-        """The factors together rebuild H_m (observed tokens only). The target is detached so
-        the encoder cannot make the task easy by shrinking H_m."""
+        """Each observed token of H_m is rebuilt from the clip's pooled s_m and p_m and the
+        token's own n_m. The target is detached so the encoder cannot make the task easy by
+        shrinking H_m. n_m holds no clip-level content, so s_m and p_m must hold all of it."""
         terms = []
-        for m in MODALITIES:
-            parts = torch.cat([view.factors[name][m] for name in view.factors], dim=-1)
-            rebuilt = self.decoders[m](parts)
+        for i, m in enumerate(MODALITIES):
+            length = view.tokens[m].shape[1]
+            parts = [view.own[name][:, i, None].expand(-1, length, -1) for name in ("s", "p")]
+            if "n" in view.factors:
+                parts.append(view.factors["n"][m])
+            rebuilt = self.decoders[m](torch.cat(parts, dim=-1))
             terms.append(losses.token_mse(rebuilt, view.tokens[m].detach(), view.masks[m]))
-        return torch.stack(terms).mean()
-
-    def noise_loss(self, view: ViewPass, label: Tensor) -> Tensor:
-        """A critic predicts sentiment from pooled n_m; through gradient reversal the noise
-        encoders learn to leave it nothing to predict."""
-        target = (label / self.config.score_range).unsqueeze(-1)
-        terms = []
-        for i in range(len(MODALITIES)):
-            guess = self.noise_critic(reverse_gradient(view.own["n"][:, i]))
-            terms.append(losses.weighted_mse(guess, target, view.present[:, i]))
         return torch.stack(terms).mean()
 
 

@@ -23,20 +23,18 @@ def unimodal_loss(view: ViewPass, label: Tensor) -> Tensor:
     return torch.stack(terms).mean()
 
 
-def synergy_loss(view: ViewPass, temperature: float) -> Tensor:
-    """A sample's pooled s_t, s_a, s_v agree (InfoNCE across the batch)."""
-    return losses.synergy_infonce(view.own["s"], view.present, temperature)
+def synergy_loss(view: ViewPass) -> Tensor:
+    """A sample's pooled s_t, s_a, s_v agree dimension by dimension (``losses.agreement``)."""
+    return losses.agreement(view.own["s"], view.present)
 
 
 def heterogeneity_loss(view: ViewPass) -> Tensor:
-    """Soft orthogonality: (s_m, p_m), (p_m, p_m'), and noise against both."""
+    """Soft orthogonality: (s_m, p_m) and (p_m, p_m'). The noise factor needs none: it is
+    built from frame deviations, so it holds no clip-level content to share with s or p."""
     own, present = view.own, view.present > 0
     terms = []
     for i in range(len(MODALITIES)):
         terms.append(losses.orthogonality(own["s"][:, i], own["p"][:, i], present[:, i]))
-        if "n" in own:
-            terms.append(losses.orthogonality(own["n"][:, i], own["s"][:, i], present[:, i]))
-            terms.append(losses.orthogonality(own["n"][:, i], own["p"][:, i], present[:, i]))
         for j in range(i + 1, len(MODALITIES)):
             both = present[:, i] & present[:, j]
             terms.append(losses.orthogonality(own["p"][:, i], own["p"][:, j], both))

@@ -1,5 +1,5 @@
 """Building blocks shared by FIRF and the baselines: masked pooling, a masked Transformer
-encoder, sinusoidal positions, gradient reversal and batch checks.
+encoder, sinusoidal positions and batch checks.
 
 Convention: ``mask`` is (B, L) float or bool with 1 = observed. Anything at a masked position
 is treated as absent: it is zeroed before use and never attended to, so changing it cannot
@@ -176,25 +176,21 @@ class MaskedEncoder(nn.Module):
         self.transformer = Transformer(d_model, n_heads, layers, dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.proj(masked_features((x - self.input_mean) / self.input_scale, mask))
+        x = self.proj(self.standardized(x, mask))
         x, mask = pool_frames(x, mask, self.stride)
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
         return self.transformer(self.drop(x), mask), mask
 
+    def standardized(self, x: Tensor, mask: Tensor) -> Tensor:
+        """The input features standardised, zero at masked frames."""
+        return masked_features((x - self.input_mean) / self.input_scale, mask)
 
-class _ReverseGradient(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        return -grad
-
-
-def reverse_gradient(x: Tensor) -> Tensor:
-    """Identity forward, negated gradient backward: what a critic learns, the encoder unlearns."""
-    return _ReverseGradient.apply(x)
+    def deviations(self, x: Tensor, mask: Tensor) -> Tensor:
+        """(B, L', d_m): each token's standardised input minus the clip's mean over observed
+        tokens (zero at masked tokens). Whatever is constant over a clip, its sentiment
+        included, is gone from it by construction."""
+        x, mask = pool_frames(self.standardized(x, mask), mask, self.stride)
+        return masked_features(x - masked_mean(x, mask).unsqueeze(1), mask)
 
 
 def bounded(raw: Tensor, score_range: float) -> Tensor:

@@ -29,23 +29,25 @@ def soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return -(target * logits.log_softmax(dim=-1)).sum(-1).mean()
 
 
-def synergy_infonce(summaries: Tensor, present: Tensor, temperature: float) -> Tensor:
-    """Symmetric InfoNCE between modality pairs: sample i's s_t should pick sample i's s_a.
+def agreement(summaries: Tensor, present: Tensor, eps: float = 1e-4) -> Tensor:
+    """Per-dimension disagreement between modality pairs: every dimension of sample i's s_t,
+    standardised over the batch, should equal the same dimension of its s_a (and s_v).
 
-    InfoNCE rather than moment matching (CMD) because reconstruction needs per-sample agreement:
-    a missing s_m is recovered from the same sample's other s, which only works if they match
-    sample by sample, not just in distribution. Only pairs present in both modalities count.
-    summaries: (B, 3, D); present: (B, 3).
+    Every dimension, not just the direction (as InfoNCE asks): a dimension that carries one
+    modality's private content cannot match the other modalities, so the shared factor is left
+    with what they share. Standardising first rules out the trivial answer (a constant). Only
+    samples present in both modalities of a pair count. summaries: (B, 3, D); present: (B, 3).
+    Equals 2 (1 - mean correlation) over dimensions: 0 for perfect agreement, 2 for none.
     """
-    z = F.normalize(summaries, dim=-1)
     terms = []
-    for i, j in itertools.combinations(range(z.shape[1]), 2):
+    for i, j in itertools.combinations(range(summaries.shape[1]), 2):
         both = (present[:, i] > 0) & (present[:, j] > 0)
         if both.sum() < 2:
             continue
-        logits = z[both, i] @ z[both, j].T / temperature
-        target = torch.arange(logits.shape[0], device=logits.device)
-        terms.append((F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2)
+        a, b = summaries[both, i], summaries[both, j]
+        a = (a - a.mean(0)) / (a.var(0, unbiased=False) + eps).sqrt()
+        b = (b - b.mean(0)) / (b.var(0, unbiased=False) + eps).sqrt()
+        terms.append((a - b).pow(2).mean())
     return torch.stack(terms).mean() if terms else summaries.new_zeros(())
 
 
@@ -134,10 +136,9 @@ class FIRFLoss:
     """
 
     lambda_dist: float = 0.2  # distribution head vs the Gaussian-smoothed label
-    lambda_syn: float = 0.1
+    lambda_syn: float = 0.3
     lambda_het: float = 0.1
     lambda_rec: float = 0.1
-    lambda_noise: float = 0.05
     lambda_miss: float = 0.5
     lambda_kd: float = 0.5  # DCSD; 0 turns self-distillation off
     # Per-modality heads predict the label from their modality alone; the single-modality
@@ -146,7 +147,6 @@ class FIRFLoss:
     kd_bidirectional: bool = True  # False: only the strictly more complete view teaches
     dist_sigma_bins: float = 1.5
     kd_temperature: float = 2.0
-    syn_temperature: float = 0.2
 
     def __post_init__(self) -> None:
         weights = {name: value for name, value in vars(self).items() if name.startswith("lambda")}
