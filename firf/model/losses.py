@@ -33,7 +33,7 @@ def agreement(summaries: Tensor, present: Tensor, eps: float = 1e-4) -> Tensor:
     """Per-dimension disagreement between modality pairs: every dimension of sample i's s_t,
     standardised over the batch, should equal the same dimension of its s_a (and s_v).
 
-    Every dimension, not just the direction (as InfoNCE asks): a dimension that carries one
+    Every dimension, not just the overall direction of the vector: a dimension that carries one
     modality's private content cannot match the other modalities, so the shared factor is left
     with what they share. Standardising first rules out the trivial answer (a constant). Only
     samples present in both modalities of a pair count. summaries: (B, 3, D); present: (B, 3).
