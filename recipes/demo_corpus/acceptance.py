@@ -4,7 +4,8 @@
 
 - **Text alone** against the words' own labels (not the face-shifted clip labels): CMU-MOSI
   valid Acc-2 (non0), MELD dev positive-vs-negative balanced accuracy, SST-2 dev accuracy, and
-  how often a clear opinion gets a polar label (|score| >= the neutral band).
+  how often a clear opinion gets a polar label (|score| >= the neutral band); the same on the
+  select split (the one that may choose between models).
 - **Everyday sentences** written for this check (``EVERYDAY``; review-style, unambiguous),
   through the real text path (``firf.Pipeline``): signs and polar labels.
 - **Voice alone**: the validation EmoDB speaker, happy vs negative balanced accuracy.
@@ -266,14 +267,14 @@ def main() -> None:
     model = load_model(args.weights).eval()
     entries = manifest(args.corpus)
     valid = load_shards(args.corpus / "shards", "valid")
+    select = load_shards(args.corpus / "shards", "select")
     faces = face_sets(args.corpus, shared_data_dir(), 0, valid.dims, ("valid",))["valid"]
     results = {
         "text_alone": text_alone(model, valid, entries),
+        "text_alone_select": text_alone(model, select, entries),
         "everyday": everyday(args.weights),
         "voice_alone_valid": voice_alone(model, valid, entries),
-        "voice_alone_select": voice_alone(
-            model, load_shards(args.corpus / "shards", "select"), entries
-        ),
+        "voice_alone_select": voice_alone(model, select, entries),
         "face_alone_ckplus_valid": face_balanced_accuracy(model, faces),
         "conflict_pairs": conflict_pairs(model, valid, entries, faces),
     }
