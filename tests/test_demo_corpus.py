@@ -22,13 +22,11 @@ from recipes.demo_corpus.speech import synthesize, voice_for
 from recipes.demo_corpus.splits import group_split, subject_split
 from recipes.demo_corpus.texts import (
     MELD_SCORE,
-    SST2_SCORE,
     Utterance,
     clean_text,
     load_meld,
     load_mosi,
     load_utterances,
-    load_written,
 )
 
 
@@ -79,34 +77,6 @@ def test_meld_is_balanced_mapped_to_scores_and_seeded(tmp_path):
     assert len({u.id for u in utterances}) == len(utterances)
     assert load_meld(path, "train", 5, seed=0) == utterances
     assert load_meld(path, "train", 5, seed=1) != utterances
-
-
-def test_written_lines_are_training_text_the_spoken_clips_do_not_hold(tmp_path):
-    (tmp_path / "meld").mkdir()
-    rows = meld_rows({"neutral": 40, "negative": 30, "positive": 12})
-    for i, row in enumerate(rows):
-        row["Dialogue_ID"] = str(i)  # one dialogue each: some fall in the select split
-    write_csv(tmp_path / "meld" / "train_sent_emo.csv", rows)
-    (tmp_path / "sst2").mkdir()
-    sentences = [
-        f"this film number {i} is {'great' if i % 2 else 'awful'} and long" for i in range(60)
-    ]
-    lines = ["sentence\tlabel", *(f"{t}\t{i % 2}" for i, t in enumerate(sentences))]
-    for name in ("train.tsv", "dev.tsv"):
-        (tmp_path / "sst2" / name).write_text("\n".join(lines) + "\n")
-    taken = {"meld/train_sent_emo/d0_uneu0", "sst2/train_1"}
-
-    written = load_written(tmp_path, 30, seed=0, taken=taken, select_share=0.3)
-    assert len(written) == 30 and len({u.id for u in written}) == 30
-    assert all(u.id.startswith("written/") and u.split == "train" for u in written)
-    assert not {u.id.removeprefix("written/") for u in written} & taken
-    meld = [u for u in written if u.source == "meld"]
-    assert Counter(u.label for u in meld) == {score: 5 for score in MELD_SCORE.values()}
-    assert all(group_split(u.group, 0, 0.3) == "train" for u in meld)  # no select dialogue
-    sst2 = [u for u in written if u.source == "sst2"]
-    assert len(sst2) == 15 and all(abs(u.label) == SST2_SCORE for u in sst2)
-    assert load_written(tmp_path, 30, 0, taken, 0.3) == written
-    assert load_written(tmp_path, 0, 0, taken, 0.3) == []
 
 
 def test_mosi_keeps_its_folds_and_groups_by_video(tmp_path):
@@ -455,17 +425,6 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     assert len(after) == len(before)
     for sample in after:
         np.testing.assert_array_equal(sample["audio"], before[sample["id"]])
-
-    # written lines: the words only (no speech, no face), in training, labelled by the words
-    shutil.rmtree(out / "shards")
-    (out / "corpus.json").unlink()
-    summary = build_corpus(out, sources, 0, 1, layers, sst2_sentences=1, written_sentences=2)
-    assert summary["written"] == {"meld": 0, "sst2": 2}  # the MELD lines are all spoken
-    written = [s for s in load_shards(out / "shards").samples if s["id"].startswith("written/")]
-    assert len(written) == 2
-    for sample in written:
-        assert len(sample["text"]) > 2 and len(sample["audio"]) == len(sample["vision"]) == 0
-        assert abs(sample["label"]) == SST2_SCORE
 
 
 def test_versus_probes_reports_the_same_numbers_as_the_tables():

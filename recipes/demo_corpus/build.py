@@ -45,7 +45,7 @@ from recipes.demo_corpus.faces import (
 )
 from recipes.demo_corpus.speech import Voice, synthesize, voice_for
 from recipes.demo_corpus.splits import SELECT_SHARE, SPLITS, subject_split
-from recipes.demo_corpus.texts import Utterance, load_utterances, load_written
+from recipes.demo_corpus.texts import Utterance, load_utterances
 
 # Long MOSI monologues are cut: the words that matter are usually early, and Whisper's cost grows
 # with the clip. The text branch still sees the whole transcript.
@@ -88,7 +88,6 @@ def build_corpus(
     text_layers: Path,
     sst2_sentences: int = 2000,
     select_share: float = SELECT_SHARE,
-    written_sentences: int = 0,
 ) -> dict:
     """Extract every missing clip into ``out`` and return the corpus summary (also saved)."""
     text = MiniLMText(tuned_layers=text_layers)
@@ -100,13 +99,9 @@ def build_corpus(
         "text_layers": text.tuned_digest,
         "pairing": 2,  # compose.py's rule: words lead, faces shift (see its docstring)
         "emodb_copies": TRAINING_COPIES,
-        "written_sentences": written_sentences,
     }
     check_recipe(out, recipe)
     utterances = load_utterances(data_dir, meld_per_class, seed, select_share, sst2_sentences)
-    written = load_written(
-        data_dir, written_sentences, seed, {u.id for u in utterances}, select_share
-    )
     voices = load_emodb(data_dir, seed)
     sequences = list_sequences(data_dir / "ckplus48")
     sequences += rest_sequences(sequences)
@@ -121,7 +116,7 @@ def build_corpus(
     speech_cache = out / "speech" / signature_digest(audio.signature)
     writer = ShardWriter(out / "shards", dims, signature)
     shutil.copyfile(text_layers, out / "shards" / TEXT_LAYERS_FILE)
-    empty = {m: np.zeros((0, dims[m]), np.float32) for m in dims}
+    empty = {m: np.zeros((0, dims[m]), np.float32) for m in ("text", "vision")}
     for clip in tqdm(voices, desc="emodb"):
         ids = [clip.id, *(f"{clip.id}~{k}" for k in range(2, copies(clip) + 1))]
         missing = [clip_id for clip_id in ids if not writer.has(clip_id)]
@@ -160,20 +155,6 @@ def build_corpus(
             face_subject=face.subject if face else None,
         )
 
-    for utt in tqdm(written, desc="written"):
-        if not writer.has(utt.id):
-            writer.add(
-                utt.id,
-                {**empty, "text": text(utt.text)},
-                utt.label,
-                utt.split,
-                text_label=utt.label,
-                text=utt.text,
-                source=utt.source,
-                group=utt.group,
-                written=True,
-            )
-
     found = np.concatenate([faces[s.id][1] for s in sequences if s.emotion != REST])
     summary = {
         "recipe": recipe,
@@ -181,11 +162,9 @@ def build_corpus(
         "clips": {
             split: sum(u.split == split for u in utterances)
             + sum(copies(c) for c in voices if c.split == split)
-            + sum(u.split == split for u in written)
             for split in SPLITS
         },
         "composition": composition(utterances, pairs, voices),
-        "written": {s: sum(u.source == s for u in written) for s in ("meld", "sst2")},
         "face_images": int(found.size),
         "face_detection_rate": float(found.mean()),
     }

@@ -35,12 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SST-2 training sentences (its dev file is always in validation)",
     )
     parser.add_argument(
-        "--written-sentences",
-        type=int,
-        default=6000,
-        help="training lines (MELD, SST-2) added as text only: no speech, no face",
-    )
-    parser.add_argument(
         "--text-layers",
         type=Path,
         required=True,
@@ -85,13 +79,7 @@ def build_and_report(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir()
     data = args.data or shared_data_dir()
     summary = build_corpus(
-        out,
-        data,
-        args.seed,
-        args.meld_per_class,
-        args.text_layers,
-        args.sst2_sentences,
-        written_sentences=args.written_sentences,
+        out, data, args.seed, args.meld_per_class, args.text_layers, args.sst2_sentences
     )
     print(
         f"corpus in {out}: {summary['clips']} clips, face detection "

@@ -118,13 +118,10 @@ def load_meld(path: Path, split: str, per_class: int, seed: int) -> list[Utteran
     return [u for name in MELD_SCORE for u in rng.sample(by_class[name], n)]
 
 
-def load_sst2(
-    data_dir: Path, train_sentences: int, seed: int, every_train_sentence: bool = False
-) -> list[Utterance]:
+def load_sst2(data_dir: Path, train_sentences: int, seed: int) -> list[Utterance]:
     """Seeded SST-2 training sentences (its select share apart) and the whole dev file (valid).
 
     The select share is the one the text layers were not tuned on, so it chooses fairly.
-    ``every_train_sentence`` returns all of them, unsampled (and nothing else).
     """
     utterances = []
     for name, split in (("train.tsv", "train"), ("dev.tsv", "valid")):
@@ -151,51 +148,12 @@ def load_sst2(
                     source="sst2",
                 )
             )
-    train = [u for u in utterances if u.split == "train"]
-    if every_train_sentence:
-        return train
     rng = random.Random(f"sst2:{seed}")
+    train = [u for u in utterances if u.split == "train"]
     select = [u for u in utterances if u.split == "select"]
     keep = {u.id for u in rng.sample(train, train_sentences)}
     keep |= {u.id for u in rng.sample(select, min(SST2_SELECT_CAP, len(select)))}
     return [u for u in utterances if u.split == "valid" or u.id in keep]
-
-
-def load_written(
-    data_dir: Path, count: int, seed: int, taken: set[str], select_share: float = SELECT_SHARE
-) -> list[Utterance]:
-    """``count`` training lines that enter the corpus as text only (no speech, no face).
-
-    Reading aloud and face pairing bound how many spoken clips the corpus can have; the text
-    path needs far more real sentiment text than that to read everyday language (the tuned
-    layers' own head beats the FIRF model's text-only reading when it sees only spoken clips).
-    Half are MELD training lines, class-balanced, from training dialogues only; half SST-2
-    training sentences outside its select share. ``taken`` ids (the spoken clips) are skipped.
-    """
-    if count <= 0:
-        return []
-    meld = [
-        u
-        for u in load_meld(data_dir / "meld" / "train_sent_emo.csv", "train", 10**9, seed)
-        if u.id not in taken and group_split(u.group, seed, select_share) == "train"
-    ]
-    rng = random.Random(f"written:{seed}")
-    per_class = min(
-        count // 2 // len(MELD_SCORE),
-        *(sum(u.label == score for u in meld) for score in MELD_SCORE.values()),
-    )
-    chosen = [
-        u
-        for score in MELD_SCORE.values()
-        for u in rng.sample([u for u in meld if u.label == score], per_class)
-    ]
-    sst2 = [
-        u
-        for u in load_sst2(data_dir, 0, seed, every_train_sentence=True)
-        if u.split == "train" and u.id not in taken
-    ]
-    chosen += rng.sample(sst2, min(count - len(chosen), len(sst2)))
-    return [replace(u, id=f"written/{u.id}") for u in chosen]
 
 
 def load_utterances(
