@@ -2,7 +2,7 @@
 
     python recipes/rebuild_demo_checkpoint.py --work ~/.cache/firf/demo_v2 --weights weights
 
-1. Fine-tune MiniLM's top three layers on SST-2, MOSI train and MELD train
+1. Fine-tune MiniLM's top three layers for two epochs on SST-2, MOSI train and MELD train
    (``recipes/text_study.py``; the corpus's select groups are left out).
 2. Build the corpus with those layers (``python -m recipes.demo_corpus``): MOSI, MELD and SST-2
    sentences read by espeak-ng, EmoDB voices, CK+ faces paired by ``compose.py``'s rule.
@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-STEPS = 4000
+STEPS = 3000
+TEXT_TUNING = ("--only", "top3", "--epochs", "2")  # chosen on select: benchmarks/demo_checkpoint.md
 LR = 5e-4
 SEEDS = (0, 1, 2)
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "text_layers.safetensors")
@@ -45,7 +46,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     layers = work / "text_layers.safetensors"
     if not layers.is_file():
-        run("recipes/text_study.py", "--only", "top3", "--save", str(layers))
+        run("recipes/text_study.py", *TEXT_TUNING, "--save", str(layers))
     run("-m", "recipes.demo_corpus", "--out", str(work), "--text-layers", str(layers))
     scores = {}
     for seed in args.seeds:
