@@ -54,14 +54,13 @@ class Heard:
 class Extractors:
     """The three feature extractors and the policy for turning inputs into ``Features``.
 
-    Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video
-    ``fps``, text ``max_tokens`` and fine-tuned ``text_layers``) decide what the features are, so
-    a checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy
-    settings do not change features: ``text_from_transcript`` uses the speech transcript as the
-    text when none is typed;
-    ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for most of
-    their work); Whisper's decoder, most of Whisper's time, runs only when the transcript is the
-    text or is asked for (``transcribe=True`` for every input, ``features(transcript=True)`` for
+    Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video ``fps``,
+    text ``max_tokens`` and fine-tuned ``text_layers``) decide what the features are, so a
+    checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy settings do
+    not change features: ``text_from_transcript`` uses the speech transcript as the text when none
+    is typed; ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for
+    most of their work); Whisper's decoder, most of Whisper's time, runs only when the transcript is
+    the text or is asked for (``transcribe=True`` for every input, ``features(transcript=True)`` for
     one); ``max_seconds`` caps the media.
     """
 
