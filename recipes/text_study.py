@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from recipes.demo_corpus.splits import group_split  # noqa: E402
 from recipes.demo_corpus.texts import clean_text  # noqa: E402
+from recipes.everyday_reviews import everyday_reviews  # noqa: E402
 from recipes.study_data import balanced_accuracy, data_dir, study_cache, unit_hash  # noqa: E402
 
 CACHED_LAYER = 4  # default: hidden_states[4], the input of layers 5 and 6 (of 6)
@@ -144,9 +145,9 @@ def load_encoder():
     return tokenizer, model
 
 
-def cache_states(items, tokenizer, model, layer: int, batch: int = 256) -> dict:
+def cache_states(items, tokenizer, model, layer: int, batch: int = 256, tag: str = "") -> dict:
     """Token states after ``layer`` (float16, concatenated) and the frozen sentence means."""
-    path = study_cache("text") / f"minilm_l{layer}_{len(items)}.pt"
+    path = study_cache("text") / f"minilm_l{layer}_{tag}{len(items)}.pt"
     if path.is_file():
         return torch.load(path)
     ids = [tokenizer(it["text"], truncation=True, max_length=128)["input_ids"] for it in items]
@@ -177,6 +178,18 @@ def cache_states(items, tokenizer, model, layer: int, batch: int = 256) -> dict:
     cache = {"states": states, "offsets": offsets, "means": means, "layer": layer}
     torch.save(cache, path)
     return cache
+
+
+def joined(first: dict, second: dict) -> dict:
+    """One cache of ``first``'s items followed by ``second``'s (cached separately, so adding
+    written sentences does not re-encode the 80k real ones)."""
+    offsets = torch.cat([first["offsets"], first["offsets"][-1] + second["offsets"][1:]])
+    return {
+        "states": torch.cat([first["states"], second["states"]]),
+        "offsets": offsets,
+        "means": torch.cat([first["means"], second["means"]]),
+        "layer": first["layer"],
+    }
 
 
 class TopLayers(torch.nn.Module):
@@ -280,7 +293,7 @@ def fit_top(
     rng = random.Random(seed)
     net = TopLayers(copy.deepcopy(model), trainable, cache.get("layer", CACHED_LAYER))
     lengths = (cache["offsets"][1:] - cache["offsets"][:-1]).tolist()
-    index = train_index(items, {"sst2", "mosi", "meld", "tweets"}, meld_repeat)
+    index = train_index(items, {"sst2", "mosi", "meld", "tweets", "everyday"}, meld_repeat)
     params = [
         {"params": net.tuned.parameters(), "lr": lr},
         {"params": net.head.parameters(), "lr": 1e-3},
@@ -493,19 +506,35 @@ def main() -> None:
     parser.add_argument(
         "--meld-repeat", type=int, default=1, help="count each MELD training line this often"
     )
+    parser.add_argument(
+        "--everyday",
+        type=int,
+        default=0,
+        help="add this many written everyday review sentences (recipes/everyday_reviews.py)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.check:
         check(args.check, args.band)
         return
     items = load_items(data_dir(), args.tweets)
+    real = len(items)
+    items += [
+        dict(text=r.text, source="everyday", split="train", target=_polar(r.sign > 0), sign=r.sign)
+        for r in everyday_reviews(args.everyday)
+    ]
     counts = {}
     for it in items:
         counts[(it["source"], it["split"])] = counts.get((it["source"], it["split"]), 0) + 1
     print("items:", dict(sorted(counts.items())))
     tokenizer, model = load_encoder()
     deepest = max((int(n[-1]) for n in args.only or VARIANTS if n.startswith("top")), default=0)
-    cache = cache_states(items, tokenizer, model, min(CACHED_LAYER, 6 - deepest))
+    layer = min(CACHED_LAYER, 6 - deepest)
+    cache = cache_states(items[:real], tokenizer, model, layer)
+    if args.everyday:
+        digest = hashlib.sha256("\n".join(it["text"] for it in items[real:]).encode()).hexdigest()
+        extra = cache_states(items[real:], tokenizer, model, layer, tag=f"everyday{digest[:8]}_")
+        cache = joined(cache, extra)
     check_cache(cache, model)
     print(
         "\n| variant | SST-2 dev acc | MOSI valid Acc-2 | MELD dev pos/neg BA | band (select)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -503,3 +504,23 @@ def test_conflict_pairs_join_the_words_of_one_clip_to_the_face_of_another():
     assert 0 <= result["agreeing_face_added"]["flips"] <= 4
     for rule in result.values():
         assert all(v is None or 0.0 <= v <= 1.0 for k, v in rule.items() if k.startswith("follows"))
+
+
+def test_written_reviews_are_balanced_seeded_and_apart_from_the_everyday_check():
+    from recipes.demo_corpus.acceptance import EVERYDAY
+    from recipes.everyday_reviews import everyday_reviews
+
+    reviews = everyday_reviews(6000)
+    texts = [r.text for r in reviews]
+    assert len(set(texts)) == 6000
+    assert Counter(r.sign for r in reviews) == {1: 3000, -1: 3000}
+    assert texts == [r.text for r in everyday_reviews(6000)]
+    assert texts != [r.text for r in everyday_reviews(6000, seed=1)]
+    # no run of four words in common with the sentences that check the text path
+    checked = set().union(*(_four_grams(s) for side in EVERYDAY.values() for s in side))
+    assert not checked & set().union(*(_four_grams(t) for t in texts))
+
+
+def _four_grams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z']+", text.lower())
+    return {tuple(words[i : i + 4]) for i in range(len(words) - 3)}
