@@ -295,6 +295,25 @@ def test_one_way_distillation_only_teaches_from_the_more_complete_view():
         assert (a.output.logits.grad.abs().sum() > 0) == complete_learns
 
 
+@pytest.mark.parametrize(
+    ("name", "off"),
+    [
+        ("firf", set()),
+        ("firf_no_rec", {"miss"}),
+        ("firf_no_dcsd", {"kd", "calibration"}),
+        ("firf_no_rec_no_dcsd", {"miss", "kd", "calibration"}),
+    ],
+)
+def test_ablations_switch_off_exactly_their_terms(name, off):
+    """What the ablation benchmark compares: each variant loses its mechanism's loss terms
+    (and, without reconstruction, its generators) and keeps every other term."""
+    model = build(name).train()
+    _, logs = model.label_free_loss(*two_views())
+    every = {"syn", "het", "rec", "miss", "kd", "calibration", "loss"}
+    assert set(logs) == every - off
+    assert hasattr(model, "recover_from") == ("miss" not in off)
+
+
 @pytest.mark.parametrize("name", ["firf", "late_fusion", "misa"])
 def test_a_few_steps_fit_a_learnable_signal(name):
     """The label is readable from every modality; a short training run must cut the error."""

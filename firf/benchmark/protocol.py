@@ -38,6 +38,7 @@ FULL_MODELS = (
     "misa",
     "firf_no_rec",
     "firf_no_dcsd",
+    "firf_no_rec_no_dcsd",
     "firf_no_fcf",
     "firf_no_noise",
     "firf_oneway",

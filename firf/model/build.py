@@ -16,7 +16,9 @@ from firf.model.config import FIRFConfig, LateFusionConfig, SharedPrivateConfig
 from firf.model.firf import FIRF
 
 # Every model by name: (model class, architecture overrides, loss overrides). The ablations
-# switch one FIRF mechanism off each; the baselines are their own classes.
+# switch one FIRF mechanism off each, except ``firf_no_rec_no_dcsd``, which switches off both
+# ways a damaged view can learn from a complete one (to test whether they substitute for each
+# other); the baselines are their own classes.
 VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
     "firf": (FIRF, {}, {}),
     "late_fusion": (LateFusion, {}, {}),
@@ -25,6 +27,7 @@ VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
     "firf_no_noise": (FIRF, {"use_noise": False}, {}),
     "firf_no_rec": (FIRF, {"use_reconstruction": False}, {}),
     "firf_no_dcsd": (FIRF, {}, {"lambda_kd": 0.0}),
+    "firf_no_rec_no_dcsd": (FIRF, {"use_reconstruction": False}, {"lambda_kd": 0.0}),
     "firf_oneway": (FIRF, {}, {"kd_bidirectional": False}),
 }
 MODEL_NAMES = tuple(VARIANTS)
