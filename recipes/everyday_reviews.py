@@ -1,4 +1,4 @@
-"""Written everyday review sentences of unambiguous polarity, for tuning the text layers.
+"""Written everyday sentences (praise, complaints, plain statements) for tuning the text layers.
 
 Why: the text layers learn from SST-2 (movie reviews), MOSI (spoken film opinions) and MELD
 (sitcom dialogue). None of them talks about orders, repairs, hotels, apps or support lines, so
@@ -7,7 +7,10 @@ and "minutes" from film reviews) and "made my stay easier" as a complaint. These
 cover that register: they are composed from subjects, predicates and frames written for this
 file (none is copied from any test set), with counter-cues on purpose: positive sentences that
 mention problems, waiting or time spans, and negative ones that mention praise words under
-negation. Each sentence's sign is fixed by construction; mixed opinions are not generated.
+negation. A third are plain statements about the same things (target neutral), so that the
+domain's words do not read as an opinion by themselves: without them, "The hotel is next to
+the station." read as praise. Each sentence's sign is fixed by construction; mixed opinions
+are not generated.
 """
 
 from __future__ import annotations
@@ -268,6 +271,27 @@ _NEGATIVE_FRAMES = (
     "Sadly, {obj} {be} not good at all.",
     "{Obj} {be} a letdown from start to finish.",
 )
+# Plain statements about the same things, with no opinion: they keep the domain's words from
+# reading as praise or complaint on their own (target: neutral).
+_NEUTRAL: dict[str, tuple[str, ...]] = {
+    "restaurant": ("came with rice and salad", "{be} on the lunch menu", "{be} served at seven"),
+    "hotel": ("{be} on the second floor", "{be} booked for the weekend", "faces the car park"),
+    "product": ("comes in black or grey", "{be} bought last spring", "has two charging ports"),
+    "service": ("came round at ten", "asked for my account number", "phoned on Monday morning"),
+    "delivery": ("came on Friday", "{be} handed to a neighbour", "{be} sent by post"),
+    "software": ("{be} updated in June", "has a dark mode", "needs a password to open"),
+    "travel": ("left from platform four", "stopped twice on the way", "{be} about an hour long"),
+    "care": ("{be} on Wednesdays", "lasted forty minutes", "{be} in the town centre"),
+}
+_NEUTRAL_FRAMES = (
+    "I bought {obj} last month.",
+    "We used {obj} on Saturday.",
+    "I asked about {obj} at the desk.",
+    "My sister told me about {obj}.",
+    "{Obj} {be} the second one we tried.",
+    "I wrote down the name of {obj}.",
+    "We talked about {obj} over dinner.",
+)
 _POSITIVE_TAILS = (
     "Highly recommended.",
     "Five stars.",
@@ -291,20 +315,21 @@ _NEGATIVE_TAILS = (
 @dataclass(frozen=True)
 class Review:
     text: str
-    sign: int  # +1 or -1
+    sign: int  # +1, -1, or 0 for a plain statement
 
 
 def _clause(rng: random.Random, sign: int) -> str:
-    subjects, positive, negative = _DOMAINS[rng.choice(sorted(_DOMAINS))]
+    domain = rng.choice(sorted(_DOMAINS))
+    subjects, positive, negative = _DOMAINS[domain]
     subject, plural = rng.choice(subjects)
-    predicate = rng.choice(positive if sign > 0 else negative)
+    predicate = rng.choice({1: positive, -1: negative, 0: _NEUTRAL[domain]}[sign])
     return f"{subject} {predicate.format(be='were' if plural else 'was')}"
 
 
 def _frame(rng: random.Random, sign: int) -> str:
     subjects = [s for d in _DOMAINS.values() for s in d[0]]
     obj, plural = rng.choice(subjects)
-    frame = rng.choice(_POSITIVE_FRAMES if sign > 0 else _NEGATIVE_FRAMES)
+    frame = rng.choice({1: _POSITIVE_FRAMES, -1: _NEGATIVE_FRAMES, 0: _NEUTRAL_FRAMES}[sign])
     return frame.format(obj=obj, Obj=obj[0].upper() + obj[1:], be="were" if plural else "was")
 
 
@@ -316,20 +341,21 @@ def _sentence(rng: random.Random, sign: int) -> str:
         text = f"{_clause(rng, sign)} and {_clause(rng, sign)}."
     else:
         text = _frame(rng, sign)
-    if rng.random() < 0.3:
+    if sign and rng.random() < 0.3:
         text += " " + rng.choice(_POSITIVE_TAILS if sign > 0 else _NEGATIVE_TAILS)
     return text[0].upper() + text[1:]
 
 
 def everyday_reviews(count: int, seed: int = 0) -> list[Review]:
-    """``count`` distinct sentences, half positive, in a fixed order for ``seed``."""
+    """``count`` distinct sentences, a third each positive, negative and plain, in a fixed order
+    for ``seed``."""
     rng = random.Random(seed)
     seen: set[str] = set()
     reviews: list[Review] = []
     attempts = 0
     while len(reviews) < count and attempts < count * 50:
         attempts += 1
-        sign = 1 if len(reviews) % 2 == 0 else -1
+        sign = (1, -1, 0)[len(reviews) % 3]
         text = _sentence(rng, sign)
         if text not in seen:
             seen.add(text)

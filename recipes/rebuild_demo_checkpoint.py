@@ -3,8 +3,9 @@
     python recipes/rebuild_demo_checkpoint.py --work ~/.cache/firf/demo_v2 --weights weights
 
 1. Fine-tune MiniLM's top three layers for two epochs on SST-2, MOSI train, MELD train and
-   6,000 written everyday review sentences (``recipes/text_study.py``,
-   ``recipes/everyday_reviews.py``; the corpus's select groups are left out).
+   9,000 written everyday sentences: praise, complaints and plain statements
+   (``recipes/text_study.py``, ``recipes/everyday_reviews.py``; the corpus's select groups are
+   left out).
 2. Build the corpus with those layers (``python -m recipes.demo_corpus``): MOSI, MELD and SST-2
    sentences read by espeak-ng, EmoDB voices, CK+ faces paired by ``compose.py``'s rule.
 3. Train FIRF with the fixed budget for each seed (``firf train --steps``).
@@ -26,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 STEPS = 3000
 # chosen in benchmarks/demo_checkpoint.md (select split and the everyday sentences)
-TEXT_TUNING = ("--only", "top3", "--epochs", "2", "--everyday", "6000")
+TEXT_TUNING = ("--only", "top3", "--epochs", "2", "--everyday", "9000")
 LR = 5e-4
 SEEDS = (0, 1, 2)
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "text_layers.safetensors")

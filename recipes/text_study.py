@@ -510,7 +510,7 @@ def main() -> None:
         "--everyday",
         type=int,
         default=0,
-        help="add this many written everyday review sentences (recipes/everyday_reviews.py)",
+        help="add this many written everyday sentences (recipes/everyday_reviews.py)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -520,7 +520,13 @@ def main() -> None:
     items = load_items(data_dir(), args.tweets)
     real = len(items)
     items += [
-        dict(text=r.text, source="everyday", split="train", target=_polar(r.sign > 0), sign=r.sign)
+        dict(
+            text=r.text,
+            source="everyday",
+            split="train",
+            target=_polar(r.sign > 0) if r.sign else 0.5,
+            sign=r.sign,
+        )
         for r in everyday_reviews(args.everyday)
     ]
     counts = {}

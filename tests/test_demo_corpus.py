@@ -506,18 +506,19 @@ def test_conflict_pairs_join_the_words_of_one_clip_to_the_face_of_another():
         assert all(v is None or 0.0 <= v <= 1.0 for k, v in rule.items() if k.startswith("follows"))
 
 
-def test_written_reviews_are_balanced_seeded_and_apart_from_the_everyday_check():
-    from recipes.demo_corpus.acceptance import EVERYDAY
+def test_written_sentences_are_balanced_seeded_and_apart_from_the_everyday_check():
+    from recipes.demo_corpus.acceptance import EVERYDAY, EVERYDAY_PLAIN
     from recipes.everyday_reviews import everyday_reviews
 
-    reviews = everyday_reviews(6000)
+    reviews = everyday_reviews(9000)
     texts = [r.text for r in reviews]
-    assert len(set(texts)) == 6000
-    assert Counter(r.sign for r in reviews) == {1: 3000, -1: 3000}
-    assert texts == [r.text for r in everyday_reviews(6000)]
-    assert texts != [r.text for r in everyday_reviews(6000, seed=1)]
+    assert len(set(texts)) == 9000
+    assert Counter(r.sign for r in reviews) == {1: 3000, -1: 3000, 0: 3000}
+    assert texts == [r.text for r in everyday_reviews(9000)]
+    assert texts != [r.text for r in everyday_reviews(9000, seed=1)]
     # no run of four words in common with the sentences that check the text path
-    checked = set().union(*(_four_grams(s) for side in EVERYDAY.values() for s in side))
+    sentences = [s for side in EVERYDAY.values() for s in side] + list(EVERYDAY_PLAIN)
+    checked = set().union(*(_four_grams(s) for s in sentences))
     assert not checked & set().union(*(_four_grams(t) for t in texts))
 
 

