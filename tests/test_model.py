@@ -1,5 +1,6 @@
 """FIRF, its ablations and the baselines: the behaviour the trainer, evaluator and app rely on."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -312,6 +313,16 @@ def test_ablations_switch_off_exactly_their_terms(name, off):
     every = {"syn", "het", "rec", "miss", "kd", "calibration", "loss"}
     assert set(logs) == every - off
     assert hasattr(model, "recover_from") == ("miss" not in off)
+
+
+def test_firf_with_every_label_free_term_off_still_trains():
+    """Switching factorization, reconstruction and distillation all off leaves the task loss."""
+    model = build("firf", use_fcf=False, use_reconstruction=False)
+    model.loss_config = dataclasses.replace(model.loss_config, lambda_kd=0.0)
+    loss, logs = model.train().label_free_loss(*two_views())
+    assert float(loss) == 0.0 and logs == {"loss": 0.0}
+    task, _ = model.compute_loss(*two_views())
+    (task + loss).backward()
 
 
 @pytest.mark.parametrize("name", ["firf", "late_fusion", "misa"])

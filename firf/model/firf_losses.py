@@ -91,7 +91,8 @@ def distillation_loss(a: ViewPass, b: ViewPass, cfg: losses.FIRFLoss) -> tuple[T
 
 def total_and_logs(terms: dict[str, tuple[float, Tensor]]) -> tuple[Tensor, dict[str, float]]:
     """The weighted sum of ``terms`` and each unweighted value (plus the total) for the logs."""
-    loss = sum(weight * value for weight, value in terms.values())
+    # start from a zero tensor: a model with every label-free term switched off has no terms
+    loss = sum((weight * value for weight, value in terms.values()), torch.zeros(()))
     logs = {name: float(value.detach()) for name, (_, value) in terms.items()}
     logs["loss"] = float(loss.detach())
     return loss, logs
