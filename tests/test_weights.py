@@ -66,6 +66,20 @@ def test_everyday_sentences_get_a_clear_label(pipeline, text, label):
     assert firf.predict(text=text, pipeline=pipeline).label == label
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The parcel was delivered on Tuesday.",
+        "The hotel is next to the station.",
+        "My phone has a blue case.",
+        "I took the bus to work this morning.",
+    ],
+)
+def test_plain_statements_about_everyday_things_read_neutral(pipeline, text):
+    """Talking about a parcel or a hotel is not an opinion (v4's first build read these +-1.4)."""
+    assert firf.predict(text=text, pipeline=pipeline).label == "neutral"
+
+
 def test_faces_of_people_never_seen_in_training(pipeline):
     """The CK+ validation subjects (corpus seed 0), face only: happy reads positive and anger,
     disgust, fear and sadness read negative."""
@@ -160,23 +174,23 @@ def test_checkpoint_loads_as_a_firf_model():
     assert isinstance(model, firf.FIRF) and model.config.d_model <= 128
 
 
-# Scores of the bundled checkpoint (v2, 2026-11-30) on media made here. A refactoring must
+# Scores of the bundled checkpoint (v4, 2026-11-30) on media made here. A refactoring must
 # leave them alone; retraining the checkpoint on purpose is the only reason to record new ones.
 PINNED = {
-    "typed positive": 1.6992168426513672,
-    "typed negative": -1.553262710571289,
-    "speech": 1.6341767311096191,
-    "speech, text off": 1.55265212059021,
-    "face": 1.8405396938323975,
+    "typed positive": 1.6464438438415527,
+    "typed negative": -1.567202091217041,
+    "speech": 1.6523005962371826,
+    "speech, text off": 1.5925042629241943,
+    "face": 1.8438937664031982,
 }
 PINNED_SUBSETS = {
-    "t": 0.1225128322839737,
-    "a": 1.55265212059021,
-    "v": 1.8405399322509766,
-    "ta": 1.103678822517395,
-    "tv": 1.552366018295288,
-    "av": 1.9171547889709473,
-    "tav": 1.6926244497299194,
+    "t": 0.03195634484291077,
+    "a": 1.5925045013427734,
+    "v": 1.8438937664031982,
+    "ta": 1.4408868551254272,
+    "tv": 1.5907927751541138,
+    "av": 1.92079758644104,
+    "tav": 1.75185227394104,
 }
 
 
