@@ -18,11 +18,23 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-# (subject, is plural) per domain, then positive and negative predicates. "{be}" agrees with the
-# subject; predicates without it are written in the past or present tense and fit any subject.
-_DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[str, ...]]] = {
-    "restaurant": (
-        (
+
+@dataclass(frozen=True)
+class Domain:
+    """What people review in one area of life, and what they say about it. ``{be}`` in a
+    predicate agrees with the subject; the other predicates fit any subject."""
+
+    subjects: tuple[tuple[str, bool], ...]  # (subject, is plural)
+    praise: tuple[str, ...]
+    complaints: tuple[str, ...]
+    # plain statements with no opinion: they keep the domain's words from reading as praise or
+    # complaint on their own (target: neutral)
+    plain: tuple[str, ...]
+
+
+_DOMAINS: dict[str, Domain] = {
+    "restaurant": Domain(
+        subjects=(
             ("the pasta", False),
             ("our waitress", False),
             ("the soup", False),
@@ -33,7 +45,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("the lunch special", False),
             ("the curry", False),
         ),
-        (
+        praise=(
             "tasted amazing",
             "{be} fresh and full of flavour",
             "came out hot and fast",
@@ -41,7 +53,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "{be} cooked just right",
             "{be} generous",
         ),
-        (
+        complaints=(
             "tasted like cardboard",
             "{be} bland and overpriced",
             "came out lukewarm",
@@ -49,9 +61,10 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "{be} undercooked",
             "took forever and {be} wrong anyway",
         ),
+        plain=("came with rice and salad", "{be} on the lunch menu", "{be} served at seven"),
     ),
-    "hotel": (
-        (
+    "hotel": Domain(
+        subjects=(
             ("the bed", False),
             ("the receptionist", False),
             ("the bathroom", False),
@@ -62,7 +75,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("the sheets", True),
             ("the location", False),
         ),
-        (
+        praise=(
             "{be} comfortable and quiet",
             "{be} immaculate",
             "made us feel at home",
@@ -70,7 +83,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "{be} perfect for exploring the town",
             "{be} warm and welcoming",
         ),
-        (
+        complaints=(
             "{be} filthy",
             "{be} mouldy and cramped",
             "{be} noisy until dawn",
@@ -78,9 +91,10 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "{be} unfriendly and unhelpful",
             "had hair and stains everywhere",
         ),
+        plain=("{be} on the second floor", "{be} booked for the weekend", "faces the car park"),
     ),
-    "product": (
-        (
+    "product": Domain(
+        subjects=(
             ("the blender", False),
             ("this kettle", False),
             ("the vacuum cleaner", False),
@@ -94,7 +108,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("these boots", True),
             ("the desk chair", False),
         ),
-        (
+        praise=(
             "works flawlessly",
             "{be} sturdy and well made",
             "does exactly what it promises",
@@ -103,7 +117,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "{be} a joy to use",
             "{be} easy to assemble",
         ),
-        (
+        complaints=(
             "broke after two uses",
             "{be} flimsy and cheaply made",
             "stopped charging in a month",
@@ -112,9 +126,10 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "arrived with a cracked case",
             "{be} uncomfortable and badly stitched",
         ),
+        plain=("comes in black or grey", "{be} bought last spring", "has two charging ports"),
     ),
-    "service": (
-        (
+    "service": Domain(
+        subjects=(
             ("the support team", False),
             ("the technician", False),
             ("the plumber", False),
@@ -124,7 +139,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("the landlord", False),
             ("the insurance company", False),
         ),
-        (
+        praise=(
             "fixed the issue on the first visit",
             "sorted out my problem quickly",
             "answered all my questions patiently",
@@ -132,7 +147,7 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "called back the same afternoon",
             "{be} honest and fairly priced",
         ),
-        (
+        complaints=(
             "never called back",
             "kept me on hold for an hour and hung up",
             "ignored every complaint",
@@ -140,9 +155,10 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "charged for work never done",
             "{be} rude and dismissive",
         ),
+        plain=("came round at ten", "asked for my account number", "phoned on Monday morning"),
     ),
-    "delivery": (
-        (
+    "delivery": Domain(
+        subjects=(
             ("my parcel", False),
             ("the order", False),
             ("the courier", False),
@@ -150,14 +166,14 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("the refund", False),
             ("the replacement", False),
         ),
-        (
+        praise=(
             "arrived a day early",
             "came well packed and undamaged",
             "{be} quick and painless",
             "{be} processed without any fuss",
             "turned up exactly on time",
         ),
-        (
+        complaints=(
             "arrived crushed",
             "never arrived",
             "{be} three weeks late",
@@ -165,9 +181,10 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "still has not been processed",
             "came with parts missing",
         ),
+        plain=("came on Friday", "{be} handed to a neighbour", "{be} sent by post"),
     ),
-    "software": (
-        (
+    "software": Domain(
+        subjects=(
             ("the app", False),
             ("the new update", False),
             ("the website", False),
@@ -175,14 +192,14 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("the online banking", False),
             ("the game", False),
         ),
-        (
+        praise=(
             "runs smoothly",
             "{be} intuitive and fast",
             "makes everything easier",
             "has not frozen once",
             "{be} beautifully designed",
         ),
-        (
+        complaints=(
             "keeps freezing",
             "logs me out constantly",
             "{be} full of bugs",
@@ -190,9 +207,10 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             "deleted all my saved data",
             "{be} confusing and slow",
         ),
+        plain=("{be} updated in June", "has a dark mode", "needs a password to open"),
     ),
-    "travel": (
-        (
+    "travel": Domain(
+        subjects=(
             ("the flight", False),
             ("the train", False),
             ("the cabin crew", True),
@@ -202,23 +220,24 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("the tour", False),
             ("the guide", False),
         ),
-        (
+        praise=(
             "left right on time",
             "{be} comfortable and clean",
             "{be} friendly and professional",
             "{be} the highlight of our trip",
             "{be} relaxed and well organised",
         ),
-        (
+        complaints=(
             "{be} cancelled without warning",
             "{be} cramped and dirty",
             "lost our luggage",
             "{be} rushed and disorganised",
             "{be} a total shambles",
         ),
+        plain=("left from platform four", "stopped twice on the way", "{be} about an hour long"),
     ),
-    "care": (
-        (
+    "care": Domain(
+        subjects=(
             ("the dentist", False),
             ("the doctor", False),
             ("the vet", False),
@@ -229,20 +248,21 @@ _DOMAINS: dict[str, tuple[tuple[tuple[str, bool], ...], tuple[str, ...], tuple[s
             ("the nursery staff", True),
             ("the physio", False),
         ),
-        (
+        praise=(
             "{be} gentle and reassuring",
             "took the time to explain each step",
             "really listened to us",
             "{be} worth the money",
             "made a real difference",
         ),
-        (
+        complaints=(
             "{be} careless and rushed",
             "did not listen at all",
             "made things worse",
             "{be} a waste of time",
             "{be} late and unprepared",
         ),
+        plain=("{be} on Wednesdays", "lasted forty minutes", "{be} in the town centre"),
     ),
 }
 
@@ -271,18 +291,6 @@ _NEGATIVE_FRAMES = (
     "Sadly, {obj} {be} not good at all.",
     "{Obj} {be} a letdown from start to finish.",
 )
-# Plain statements about the same things, with no opinion: they keep the domain's words from
-# reading as praise or complaint on their own (target: neutral).
-_NEUTRAL: dict[str, tuple[str, ...]] = {
-    "restaurant": ("came with rice and salad", "{be} on the lunch menu", "{be} served at seven"),
-    "hotel": ("{be} on the second floor", "{be} booked for the weekend", "faces the car park"),
-    "product": ("comes in black or grey", "{be} bought last spring", "has two charging ports"),
-    "service": ("came round at ten", "asked for my account number", "phoned on Monday morning"),
-    "delivery": ("came on Friday", "{be} handed to a neighbour", "{be} sent by post"),
-    "software": ("{be} updated in June", "has a dark mode", "needs a password to open"),
-    "travel": ("left from platform four", "stopped twice on the way", "{be} about an hour long"),
-    "care": ("{be} on Wednesdays", "lasted forty minutes", "{be} in the town centre"),
-}
 _NEUTRAL_FRAMES = (
     "I bought {obj} last month.",
     "We used {obj} on Saturday.",
@@ -319,15 +327,14 @@ class Review:
 
 
 def _clause(rng: random.Random, sign: int) -> str:
-    domain = rng.choice(sorted(_DOMAINS))
-    subjects, positive, negative = _DOMAINS[domain]
-    subject, plural = rng.choice(subjects)
-    predicate = rng.choice({1: positive, -1: negative, 0: _NEUTRAL[domain]}[sign])
+    domain = _DOMAINS[rng.choice(sorted(_DOMAINS))]
+    subject, plural = rng.choice(domain.subjects)
+    predicate = rng.choice({1: domain.praise, -1: domain.complaints, 0: domain.plain}[sign])
     return f"{subject} {predicate.format(be='were' if plural else 'was')}"
 
 
 def _frame(rng: random.Random, sign: int) -> str:
-    subjects = [s for d in _DOMAINS.values() for s in d[0]]
+    subjects = [s for d in _DOMAINS.values() for s in d.subjects]
     obj, plural = rng.choice(subjects)
     frame = rng.choice({1: _POSITIVE_FRAMES, -1: _NEGATIVE_FRAMES, 0: _NEUTRAL_FRAMES}[sign])
     return frame.format(obj=obj, Obj=obj[0].upper() + obj[1:], be="were" if plural else "was")
