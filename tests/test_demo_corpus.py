@@ -501,7 +501,10 @@ def test_conflict_pairs_join_the_words_of_one_clip_to_the_face_of_another():
     result = conflict_pairs(model, valid, entries, faces)
     assert result["clear_words_against_face"]["n"] == 4  # |label| >= 1
     assert result["neutral_words_with_face"]["n"] == 2  # label exactly 0
-    assert 0 <= result["agreeing_face_added"]["flips"] <= 4
+    added = result["agreeing_face_added"]
+    assert 0 <= added["flips"] <= 4
+    assert added["flips_read_clearly"] <= added["flips"]
+    assert added["flips_to_opposite_label"] <= added["flips"]
     for rule in result.values():
         assert all(v is None or 0.0 <= v <= 1.0 for k, v in rule.items() if k.startswith("follows"))
 

@@ -204,6 +204,7 @@ def conflict_pairs(
     reads = np.sign(bare)  # the model's own reading of the words
     agreeing = fused([(s, face_for(i, reads[i])) for i, s in enumerate(clear)])
     read_clearly = (reads == sides) & (np.abs(bare) >= NEUTRAL_BAND)
+    flips = np.sign(agreeing) != reads
     neutral_bare = fused([(s, None) for s in neutral])
     face_sides = np.array([1.0 if i % 2 == 0 else -1.0 for i in range(len(neutral))])
     on_neutral = fused([(s, face_for(i, face_sides[i])) for i, s in enumerate(neutral)])
@@ -226,8 +227,12 @@ def conflict_pairs(
         },
         "agreeing_face_added": {
             "n": len(clear),
-            "flips": int(np.sum(np.sign(agreeing) != reads)),
+            "flips": int(np.sum(flips)),
             "moves_toward_zero": int(np.sum(np.abs(agreeing) < np.abs(bare))),
+            # a sign change of a score inside the neutral band (+0.01 -> -0.01) is jitter;
+            # these two count the flips a user would see
+            "flips_read_clearly": int(np.sum(flips & read_clearly)),
+            "flips_to_opposite_label": int(np.sum(flips & (np.abs(agreeing) >= NEUTRAL_BAND))),
         },
     }
 
