@@ -17,7 +17,8 @@ and usually generalises better too.
 ``train_fixed`` is the benchmark's protocol instead: a fixed number of steps, warm-up and cosine
 decay of the learning rate, and the final EMA weights kept, with no selection at all (nothing
 about the result depends on a noisy validation score). With an ``unlabelled`` split, every step
-also feeds two damaged views of an unlabelled batch to the model's ``label_free_loss``.
+also feeds an unlabelled batch as given and one damaged view of it to the model's
+``label_free_loss`` (the whole clip teaches the damaged one).
 """
 
 from __future__ import annotations
@@ -294,10 +295,12 @@ def train_fixed(
         view_b = batch_to(random_view(batch, cfg.missing, gen_b), device)
         loss, logs = model.compute_loss(view_a, view_b)
         if unlabelled is not None:
+            # Without a label the clip as given is the only trustworthy teacher: view A keeps
+            # it whole, view B is damaged, so distillation teaches every damaged pattern the
+            # complete clip's reading.
             clips = {k: v for k, v in next(unlabelled).items() if k != "label"}
-            free_a = batch_to(random_view(clips, cfg.unlabelled_missing, gen_a), device)
             free_b = batch_to(random_view(clips, cfg.unlabelled_missing, gen_b), device)
-            free, free_logs = model.label_free_loss(free_a, free_b)
+            free, free_logs = model.label_free_loss(batch_to(clips, device), free_b)
             loss = loss + free
             logs.update({f"unlabelled_{k}": v for k, v in free_logs.items()})
         if not torch.isfinite(loss):

@@ -36,9 +36,34 @@ def test_train_fixed_uses_the_unlabelled_clips_and_is_repeatable(tiny_synthetic)
         return model, logs
 
     (first, logs), (second, _) = fit(), fit()
-    assert "unlabelled_miss" in logs and "unlabelled_kd" in logs and "l1_a" in logs
+    assert "unlabelled_miss" in logs and "unlabelled_kd_score" in logs and "l1_a" in logs
     for a, b in zip(first.parameters(), second.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_unlabelled_clips_teach_their_damaged_view_whole(tiny_synthetic, monkeypatch):
+    """Without a label the clip as given is the teacher: view A keeps every frame."""
+    data = {"train": tiny_synthetic["train"], "unlabelled": tiny_synthetic["valid"]}
+    model = build_model("firf", tiny_synthetic["train"].dims, d_model=32)
+    seen = []
+    real = model.label_free_loss
+
+    def record(view_a, view_b):
+        seen.append((view_a, view_b))
+        return real(view_a, view_b)
+
+    monkeypatch.setattr(model, "label_free_loss", record)
+    train_fixed(model, data, FixedBudget(steps=3, batch_size=16))
+    assert len(seen) == 3
+    for view_a, view_b in seen:
+        lost = 0
+        for m in ("text", "audio", "vision"):
+            mask_a, mask_b = view_a[f"{m}_mask"], view_b[f"{m}_mask"]
+            # every frame inside the clip is observed in A (the clips are complete)
+            assert torch.equal(mask_a.sum(1).long(), view_a[f"{m}_lengths"])
+            assert (mask_b <= mask_a).all()
+            lost += int((mask_a - mask_b).sum())
+        assert lost > 0
 
 
 def test_interval_is_a_t_interval():

@@ -16,7 +16,8 @@ A batch flows through five steps, in the order of this file:
    sentiment bins; with one modality present, the score is averaged with that modality's own
    head (``blend_single_modality``);
 5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: two views of the same
-   samples with different missing patterns teach each other, the more complete one more.
+   samples with different missing patterns teach each other their distributions and scores,
+   the more complete one more (an unlabelled clip teaches its own damaged view whole).
 """
 
 import torch
@@ -258,9 +259,9 @@ class FIRF(
         if c.use_reconstruction:
             terms["miss"] = (w.lambda_miss, missing_loss(a, b, self.fusion_factors))
         if w.lambda_kd > 0:
-            kd, calibration = distillation_loss(a, b, w)
+            kd, kd_score = distillation_loss(a, b, w)
             terms["kd"] = (w.lambda_kd, kd)
-            terms["calibration"] = (w.lambda_kd, calibration)
+            terms["kd_score"] = (w.lambda_kd, kd_score)
         return terms
 
     def task_loss(self, score: Tensor, logits: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:

@@ -99,20 +99,6 @@ def distillation_kl(teacher_logits: Tensor, student_logits: Tensor, temperature:
     return kl * temperature**2
 
 
-def gaussian_kl(teacher: Tensor, student: Tensor, eps: float = 1e-4) -> Tensor:
-    """KL between diagonal Gaussians fitted on the batch, N_teacher || N_student, per dimension.
-
-    Calibrates the distribution of fused representations across views without asking sample
-    features to be identical. Zero for fewer than two samples (no variance to fit).
-    """
-    if teacher.shape[0] < 2:
-        return teacher.new_zeros(())
-    mu_t, var_t = teacher.mean(0), teacher.var(0, unbiased=False) + eps
-    mu_s, var_s = student.mean(0), student.var(0, unbiased=False) + eps
-    kl = 0.5 * (torch.log(var_s / var_t) + (var_t + (mu_t - mu_s) ** 2) / var_s - 1)
-    return kl.mean()
-
-
 def central_moment_discrepancy(x: Tensor, y: Tensor, moments: int) -> Tensor:
     """CMD (Zellinger et al.), as MISA uses it: distance between means plus between central
     moments 2..K of two (N, D) samples."""
