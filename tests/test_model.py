@@ -296,6 +296,25 @@ def test_one_way_distillation_only_teaches_from_the_more_complete_view():
         assert (a.output.logits.grad.abs().sum() > 0) == complete_learns
 
 
+def test_recovery_stands_in_only_for_a_wholly_missing_modality():
+    """A partly observed modality is read from its own frames; only a missing one is
+    reconstructed, so changing the text generator moves the output only without text."""
+    from firf.missing import keep_modalities
+
+    model = build("firf").eval()
+    partly = make_batch(drop=0.6)
+    no_text = keep_modalities(make_batch(drop=0.0), "av")
+    before = [outputs(model, batch)[0] for batch in (partly, no_text)]
+    with torch.no_grad():
+        for parameter in model.recover_from["text"].parameters():
+            parameter.add_(0.5)
+    after = [outputs(model, batch)[0] for batch in (partly, no_text)]
+    has_text = partly["text_mask"].sum(1) > 0
+    assert has_text.any() and partly["text_mask"].mean() < 0.9
+    assert torch.equal(before[0][has_text], after[0][has_text])
+    assert not torch.allclose(before[1], after[1])
+
+
 def test_distillation_pulls_the_damaged_view_score_toward_the_complete_one():
     """The score is what is evaluated, so the student's score learns the teacher's; one-way,
     only the damaged view moves, and the term is the mean absolute score gap."""

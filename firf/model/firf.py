@@ -9,8 +9,8 @@ A batch flows through five steps, in the order of this file:
    read from the frames' deviations from their clip's mean, so it cannot hold anything
    constant over the clip, and is excluded from fusion;
 3. reconstruction of missing semantics: each modality's summaries (pooled s_m, p_m) are also
-   recovered from the *other* present modalities' s (knowing which are present), and replace
-   or blend with the modality's own summaries where it is missing or partly missing;
+   recovered from the *other* present modalities' s (knowing which are present), and stand in
+   for the modality's own summaries where it is wholly missing;
 4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries; the fused
    [CLS] and summaries are read out into one vector -> a bounded score and a distribution over
    sentiment bins; with one modality present, the score is averaged with that modality's own
@@ -135,14 +135,15 @@ class FIRF(
             for name, parts in factors.items()
         }
 
-        # 3. Recover each modality's summaries from the others; blend them in by coverage.
+        # 3. Recover each modality's summaries from the others; they stand in for a modality
+        # that is wholly missing. A partly observed modality keeps its own summary: the mean
+        # of its observed tokens is unbiased, the recovery lacks its private content.
         recovered, has_source = {}, None
         if self.config.use_reconstruction:
             recovered, has_source = self.recover(own, present)
-            weight = cover.unsqueeze(-1)
+            seen = present.unsqueeze(-1) > 0
             summaries = {
-                name: weight * own[name] + (1 - weight) * recovered[name]
-                for name in self.fusion_factors
+                name: torch.where(seen, own[name], recovered[name]) for name in self.fusion_factors
             }
             summary_mask = torch.ones_like(present)
         else:
