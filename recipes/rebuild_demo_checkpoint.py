@@ -8,7 +8,8 @@
    left out).
 2. Build the corpus with those layers (``python -m recipes.demo_corpus``): MOSI, MELD and SST-2
    sentences read by espeak-ng, EmoDB voices, CK+ faces paired by ``compose.py``'s rule.
-3. Train FIRF with the fixed budget for each seed (``firf train --steps``).
+3. Train FIRF with the fixed budget for each seed (``firf train --steps``), all seeds at
+   once, the cores split between them.
 4. Copy the seed with the lowest selection MAE (select split, complete and damaged) into
    ``--weights`` (config, weights, text layers; the model card is kept).
 
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +41,32 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=REPO, check=True)
 
 
+def train_seeds(work: Path, seeds: list[int], steps: int) -> None:
+    """Train every seed that has no run yet, all at once, the cores split between them.
+
+    Two torch processes that each use every core slow each other far more than twice, so
+    each process gets its share of the cores as its thread count (at least one)."""
+    todo = [s for s in seeds if not (work / "runs" / f"firf-s{s}" / "train_log.json").is_file()]
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, len(todo))))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    running = []
+    for seed in todo:
+        args = (
+            "-m", "firf", "train", "--shards", str(work / "shards"), "--model", "firf",
+            "--select-split", "select", "--steps", str(steps), "--lr", str(LR),
+            "--seed", str(seed), "--out", str(work / "runs" / f"firf-s{seed}"),
+        )  # fmt: skip
+        print(f"+ OMP_NUM_THREADS={threads}", " ".join(args), flush=True)
+        running.append(subprocess.Popen([sys.executable, *args], cwd=REPO, env=env))
+    for process in running:
+        _wait(process)
+
+
+def _wait(process: subprocess.Popen) -> None:
+    if process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True, help="corpus and runs go here")
@@ -47,25 +76,28 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work.expanduser()
     work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     layers = work / "text_layers.safetensors"
     if not layers.is_file():
         run("recipes/text_study.py", *TEXT_TUNING, "--save", str(layers))
+    _elapsed("text layers", started)
     run("-m", "recipes.demo_corpus", "--out", str(work), "--text-layers", str(layers))
+    _elapsed("corpus", started)
+    train_seeds(work, args.seeds, args.steps)
+    _elapsed("training", started)
     scores = {}
     for seed in args.seeds:
         out = work / "runs" / f"firf-s{seed}"
-        if not (out / "train_log.json").is_file():
-            run(
-                "-m", "firf", "train", "--shards", str(work / "shards"), "--model", "firf",
-                "--select-split", "select", "--steps", str(args.steps), "--lr", str(LR),
-                "--seed", str(seed), "--out", str(out),
-            )  # fmt: skip
         scores[out] = json.loads((out / "train_log.json").read_text())["selection_mae"]
     best = min(scores, key=scores.get)
     print({str(k): round(v, 4) for k, v in scores.items()}, "->", best)
     args.weights.mkdir(parents=True, exist_ok=True)
     for name in CHECKPOINT_FILES:
         shutil.copyfile(best / name, args.weights / name)
+
+
+def _elapsed(step: str, started: float) -> None:
+    print(f"rebuild: {step} done, {(time.monotonic() - started) / 60:.1f} min in", flush=True)
 
 
 if __name__ == "__main__":
