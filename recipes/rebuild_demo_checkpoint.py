@@ -41,12 +41,16 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=REPO, check=True)
 
 
+def run_dir(work: Path, seed: int) -> Path:
+    return work / "runs" / f"firf-s{seed}"
+
+
 def train_seeds(work: Path, seeds: list[int], steps: int) -> None:
     """Train every seed that has no run yet, all at once, the cores split between them.
 
     Two torch processes that each use every core slow each other far more than twice, so
     each process gets its share of the cores as its thread count (at least one)."""
-    todo = [s for s in seeds if not (work / "runs" / f"firf-s{s}" / "train_log.json").is_file()]
+    todo = [s for s in seeds if not (run_dir(work, s) / "train_log.json").is_file()]
     threads = str(max(1, (os.cpu_count() or 1) // max(1, len(todo))))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     running = []
@@ -54,7 +58,7 @@ def train_seeds(work: Path, seeds: list[int], steps: int) -> None:
         args = (
             "-m", "firf", "train", "--shards", str(work / "shards"), "--model", "firf",
             "--select-split", "select", "--steps", str(steps), "--lr", str(LR),
-            "--seed", str(seed), "--out", str(work / "runs" / f"firf-s{seed}"),
+            "--seed", str(seed), "--out", str(run_dir(work, seed)),
         )  # fmt: skip
         print(f"+ OMP_NUM_THREADS={threads}", " ".join(args), flush=True)
         running.append(subprocess.Popen([sys.executable, *args], cwd=REPO, env=env))
@@ -87,7 +91,7 @@ def main() -> None:
     _elapsed("training", started)
     scores = {}
     for seed in args.seeds:
-        out = work / "runs" / f"firf-s{seed}"
+        out = run_dir(work, seed)
         scores[out] = json.loads((out / "train_log.json").read_text())["selection_mae"]
     best = min(scores, key=scores.get)
     print({str(k): round(v, 4) for k, v in scores.items()}, "->", best)
