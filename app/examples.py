@@ -70,9 +70,10 @@ def build_examples(cache_dir: Path) -> list[Example]:
     if has_speech:
         positive = _cached(folder / "speech_positive.wav", lambda p: speak(POSITIVE_SPEECH, p))
         negative = _cached(folder / "speech_negative.wav", lambda p: speak(NEGATIVE_SPEECH, p))
-        # Text switched off, so the voice decides (its transcript would otherwise be the text).
+        # The words come from Whisper's transcript. Not the voice alone: espeak-ng speaks without
+        # feeling, and the audio branch reads its words too weakly to be trusted (model card).
         examples.append(
-            Example("Speech only, text switched off", None, str(negative), "", ["audio"])
+            Example("Speech, text from its transcript", None, str(negative), "", ["text", "audio"])
         )
         if face is not None:
             talking = _cached(folder / "face_speech.mp4", lambda p: face_clip(p, face, positive))
