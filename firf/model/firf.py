@@ -5,9 +5,9 @@ A batch flows through five steps, in the order of this file:
 1. unimodal masked encoders: frames of each modality -> tokens H_m;
 2. fine-grained complementary factorization (FCF): every token of H_m is split into a
    synergistic part S_m (one encoder shared by all modalities, trained to agree across
-   modalities) and a heterogeneous part P_m (one encoder per modality); a noisy part N_m is
-   read from the frames' deviations from their clip's mean, so it cannot hold anything
-   constant over the clip, and is excluded from fusion;
+   modalities) and the heterogeneous remainder P_m = H_m - S_m, so the split loses nothing;
+   a noisy part N_m is read from the frames' deviations from their clip's mean, so it cannot
+   hold anything constant over the clip, and is excluded from fusion;
 3. reconstruction of missing semantics: each modality's summaries (pooled s_m, p_m) are also
    recovered from the *other* present modalities' s (knowing which are present), and stand in
    for the modality's own summaries where it is wholly missing;
@@ -74,8 +74,9 @@ class FIRF(
         # 2. FCF. Without it the encoder output plays the synergistic role ("s") on its own.
         self.fusion_factors = ("s", "p") if c.use_fcf else ("s",)
         if c.use_fcf:
+            # P_m is the remainder H_m - S_m: no encoder of its own, so S_m + P_m is exactly
+            # the token the fusion would read without FCF (two free encoders cost accuracy).
             self.synergy = mlp(d, d, d, c.dropout)
-            self.heterogeneity = nn.ModuleDict({m: mlp(d, d, d, c.dropout) for m in MODALITIES})
             n_factors = 2
             if c.use_noise:
                 n_factors = 3
@@ -190,13 +191,14 @@ class FIRF(
         return bounded(head(summary).squeeze(-1), self.config.score_range)
 
     def factorize(self, tokens: dict[str, Tensor], batch: Batch) -> dict[str, dict[str, Tensor]]:
-        """Token-level FCF: H_m -> S_m (shared encoder) and P_m (per-modality encoders); N_m
-        from the input's frame-level deviations from the clip mean (``deviations``)."""
+        """Token-level FCF: H_m -> S_m (shared encoder) and P_m = H_m - S_m; N_m from the
+        input's frame-level deviations from the clip mean (``deviations``)."""
         if not self.config.use_fcf:
             return {"s": tokens}
+        synergistic = {m: self.synergy(h) for m, h in tokens.items()}
         factors = {
-            "s": {m: self.synergy(h) for m, h in tokens.items()},
-            "p": {m: self.heterogeneity[m](h) for m, h in tokens.items()},
+            "s": synergistic,
+            "p": {m: h - synergistic[m] for m, h in tokens.items()},
         }
         if self.config.use_noise:
             factors["n"] = {

@@ -29,8 +29,9 @@ def synergy_loss(view: ViewPass) -> Tensor:
 
 
 def heterogeneity_loss(view: ViewPass) -> Tensor:
-    """Soft orthogonality: (s_m, p_m) and (p_m, p_m'). The noise factor needs none: it is
-    built from frame deviations, so it holds no clip-level content to share with s or p."""
+    """Soft orthogonality: (s_m, p_m) and (p_m, p_m'). With p_m = h_m - s_m, s_m orthogonal to
+    p_m makes s_m a projection of h_m rather than any function of it. The noise factor needs
+    none: it is built from frame deviations, so it holds no clip-level content to share."""
     own, present = view.own, view.present > 0
     terms = []
     for i in range(len(MODALITIES)):
