@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from firf.data.dataset import FeatureDataset, collate
@@ -178,6 +179,15 @@ def test_loading_refuses_mismatched_or_missing_checkpoints(tmp_path):
     config_path.write_text(json.dumps({**config, "d_model": 32}))
     with pytest.raises(InputError, match="does not match"):
         load_model(tmp_path / "firf")
+
+    # a checkpoint from before P = H - S carries per-modality heterogeneity encoders
+    build("firf").save_pretrained(tmp_path / "old")
+    weights = tmp_path / "old" / "model.safetensors"
+    tensors = safetensors.torch.load_file(str(weights))
+    tensors["heterogeneity.text.0.weight"] = torch.zeros(3, 3)
+    safetensors.torch.save_file(tensors, str(weights))
+    with pytest.raises(InputError, match="older than the heterogeneous factor"):
+        load_model(tmp_path / "old")
 
     with pytest.raises(InputError, match="no model at"):
         load_model(tmp_path / "nowhere")

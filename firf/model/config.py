@@ -154,7 +154,15 @@ class HubModelMixin(PyTorchModelHubMixin):
         try:
             safetensors.torch.load_model(model, str(weights), strict=True, device=map_location)
         except RuntimeError as error:
+            hint = ""
+            if "heterogeneity." in str(error):
+                hint = (
+                    " It was saved by a FIRF older than the heterogeneous factor P = H - S"
+                    " (it has per-modality heterogeneity encoders): retrain it with this"
+                    " version, or load it with the version that trained it."
+                )
             raise InputError(
-                f"{weights} does not match its config.json (wrong or damaged checkpoint): {error}"
+                f"{weights} does not match its config.json (wrong or damaged checkpoint):"
+                f"{hint} {error}"
             ) from error
         return model.to(map_location).eval()  # load_model fills tensors in place, on CPU
