@@ -119,6 +119,10 @@ class HubModelMixin(PyTorchModelHubMixin):
     tensors at their random init) and prints to stdout, which would corrupt ``--json`` output.
     """
 
+    # Parameter-name prefix of a module a model no longer has -> why such a checkpoint no
+    # longer loads; a refusal that meets the prefix says so.
+    retired_weights: dict[str, str] = {}
+
     @classmethod
     def _from_pretrained(
         cls,
@@ -154,13 +158,9 @@ class HubModelMixin(PyTorchModelHubMixin):
         try:
             safetensors.torch.load_model(model, str(weights), strict=True, device=map_location)
         except RuntimeError as error:
-            hint = ""
-            if "heterogeneity." in str(error):
-                hint = (
-                    " It was saved by a FIRF older than the heterogeneous factor P = H - S"
-                    " (it has per-modality heterogeneity encoders): retrain it with this"
-                    " version, or load it with the version that trained it."
-                )
+            hint = "".join(
+                f" {why}" for prefix, why in cls.retired_weights.items() if prefix in str(error)
+            )
             raise InputError(
                 f"{weights} does not match its config.json (wrong or damaged checkpoint):"
                 f"{hint} {error}"

@@ -57,6 +57,12 @@ class FIRF(
 ):
     """Missing-modality-robust sentiment model. ``model(batch)`` -> ModelOutput."""
 
+    retired_weights = {
+        "heterogeneity.": "It was saved by a FIRF older than the heterogeneous factor P = H - S"
+        " (it has per-modality heterogeneity encoders): retrain it with this version, or load"
+        " it with the version that trained it."
+    }
+
     def __init__(self, config: FIRFConfig):
         super().__init__()
         self.config = config
