@@ -14,7 +14,6 @@ classes, not what fine-tuning would reach.
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from sklearn.metrics import balanced_accuracy_score
 from transformers import AutoModel, AutoTokenizer
 
 from recipes.demo_corpus.paths import shared_data_dir
-from recipes.demo_corpus.texts import clean_text
+from recipes.demo_corpus.texts import clean_text, read_csv
 
 PER_CLASS = 1500
 
@@ -34,12 +33,11 @@ PER_CLASS = 1500
 def polar_lines(path: Path) -> list[tuple[str, int]]:
     """(text, 1 for positive / 0 for negative) of every polar MELD line with text."""
     lines = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for row in csv.DictReader(handle):
-            sentiment = row["Sentiment"].strip().lower()
-            text = clean_text(row["Utterance"])
-            if text and sentiment in ("positive", "negative"):
-                lines.append((text, int(sentiment == "positive")))
+    for row in read_csv(path):
+        sentiment = row["Sentiment"].strip().lower()
+        text = clean_text(row["Utterance"])
+        if text and sentiment in ("positive", "negative"):
+            lines.append((text, int(sentiment == "positive")))
     return lines
 
 

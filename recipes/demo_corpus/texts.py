@@ -64,7 +64,7 @@ def clean_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def read_csv(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise InputError(f"Missing source file {path}; see the model card for where it comes from.")
     with open(path, newline="", encoding="utf-8") as f:
@@ -74,7 +74,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def load_mosi(path: Path) -> list[Utterance]:
     """CMU-MOSI segments with the standard train/valid folds, which already split by video."""
     utterances = []
-    for row in _read_csv(path):
+    for row in read_csv(path):
         text = clean_text(row["text"])
         if not text:
             continue
@@ -98,7 +98,7 @@ def load_meld(path: Path, split: str, per_class: int, seed: int) -> list[Utteran
     the per-class cap bounds extraction time.
     """
     by_class: dict[str, list[Utterance]] = {name: [] for name in MELD_SCORE}
-    for row in _read_csv(path):
+    for row in read_csv(path):
         text = clean_text(row["Utterance"])
         sentiment = row["Sentiment"].strip().lower()
         if not text or sentiment not in MELD_SCORE:
