@@ -309,7 +309,7 @@ def test_agreement_is_zero_for_matching_summaries_and_blind_to_absent_ones():
 
 def test_one_way_distillation_only_teaches_from_the_more_complete_view():
     complete, partial = make_batch(drop=0.0), make_batch(drop=0.6)
-    for name, complete_learns in (("firf_oneway", False), ("firf", True)):
+    for name, complete_learns in (("firf", False), ("firf_twoway", True)):
         model = build(name).train()
         a, b = model.run(complete), model.run(partial)
         a.output.logits.retain_grad()
@@ -343,7 +343,7 @@ def test_distillation_pulls_the_damaged_view_score_toward_the_complete_one():
     """The score is what is evaluated, so the student's score learns the teacher's; one-way,
     only the damaged view moves, and the term is the mean absolute score gap."""
     complete, partial = make_batch(drop=0.0), make_batch(drop=0.6)
-    model = build("firf_oneway").train()
+    model = build("firf").train()
     a, b = model.run(complete), model.run(partial)
     a.output.score.retain_grad()
     b.output.score.retain_grad()
@@ -427,7 +427,7 @@ def test_unimodal_loss_trains_every_head(tmp_path):
 
 
 def test_loss_settings_are_not_saved_as_architecture(tmp_path):
-    model = build("firf_oneway", loss={"lambda_kd": 0.2}).eval()
+    model = build("firf_twoway", loss={"lambda_kd": 0.2}).eval()
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert not [key for key in saved if key.startswith("lambda") or "temperature" in key]

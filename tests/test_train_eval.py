@@ -174,14 +174,14 @@ def test_cli_firf_options_reach_the_saved_config(shard_dir, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--shards", str(shard_dir), "--model", "firf", "--out", str(out)]
     args += ["--epochs", "1", "--d-model", "16", "--no-progress", "--dropout", "0.25"]
-    args += ["--loss", "lambda_uni=0.5", "--loss", "kd_bidirectional=false"]
+    args += ["--loss", "lambda_uni=0.5", "--loss", "kd_bidirectional=true"]
     assert main(args) == 0
     model = load_model(out)
     assert model.config.d_model == 16 and model.config.dropout == 0.25
     # Loss settings are training settings: in the run's log, not the checkpoint's config.
     log = json.loads((out / "train_log.json").read_text())
     assert log["loss_config"]["lambda_uni"] == 0.5
-    assert log["loss_config"]["kd_bidirectional"] is False
+    assert log["loss_config"]["kd_bidirectional"] is True
     assert "lambda_uni" not in json.loads((out / "config.json").read_text())
     assert main([*args, "--loss", "lambda_uni=lots"]) == 2
     # Standardisation is fitted on the training split and travels with the weights.

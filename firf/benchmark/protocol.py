@@ -41,7 +41,7 @@ FULL_MODELS = (
     "firf_no_rec_no_dcsd",
     "firf_no_fcf",
     "firf_no_noise",
-    "firf_oneway",
+    "firf_twoway",
 )
 RATES = tuple(round(0.1 * i, 1) for i in range(10))  # 0.0-0.9; at 1.0 nothing is left
 INCOMPLETE = tuple(s for s in SUBSETS if s != "tav")

@@ -79,7 +79,7 @@ def parse_strides(items: list[str]) -> dict[str, int]:
 
 
 def parse_loss(items: list[str]) -> dict[str, int | float | bool]:
-    """``["lambda_kd=0.2", "kd_bidirectional=false"]`` -> ``{"lambda_kd": 0.2, ...}``."""
+    """``["lambda_kd=0.2", "kd_bidirectional=true"]`` -> ``{"lambda_kd": 0.2, ...}``."""
     settings: dict[str, int | float | bool] = {}
     for item in items:
         name, _, value = item.partition("=")

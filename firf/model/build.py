@@ -28,7 +28,7 @@ VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
     "firf_no_rec": (FIRF, {"use_reconstruction": False}, {}),
     "firf_no_dcsd": (FIRF, {}, {"lambda_kd": 0.0}),
     "firf_no_rec_no_dcsd": (FIRF, {"use_reconstruction": False}, {"lambda_kd": 0.0}),
-    "firf_oneway": (FIRF, {}, {"kd_bidirectional": False}),
+    "firf_twoway": (FIRF, {}, {"kd_bidirectional": True}),
 }
 MODEL_NAMES = tuple(VARIANTS)
 CONFIGS: dict[type[nn.Module], type] = {

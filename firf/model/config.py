@@ -80,7 +80,7 @@ class FIRFConfig(ModelConfig):
     """FIRF: factorization (FCF), missing-semantics reconstruction and a fusion Transformer.
 
     The three switches change the parameters, so they are architecture; the ablations that
-    only change the loss (no DCSD, one-way distillation) are in ``FIRFLoss``.
+    only change the loss (no DCSD, two-way distillation) are in ``FIRFLoss``.
     """
 
     fusion_layers: int = 1

@@ -130,7 +130,9 @@ class FIRFLoss:
     # Per-modality heads predict the label from their modality alone; the single-modality
     # readout reads them, so they must be trained.
     lambda_uni: float = 1.0
-    kd_bidirectional: bool = True  # False: only the strictly more complete view teaches
+    # Only the strictly more complete view teaches (selection runs: BENCHMARKS.md, "One-way
+    # distillation"); True also lets the damaged view pull the complete one (``firf_twoway``).
+    kd_bidirectional: bool = False
     dist_sigma_bins: float = 1.5
     kd_temperature: float = 2.0
 
