@@ -15,9 +15,9 @@ A batch flows through five steps, in the order of this file:
    [CLS] and summaries are read out into one vector -> a bounded score and a distribution over
    sentiment bins; with one modality present, the score is averaged with that modality's own
    head (``blend_single_modality``);
-5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: two views of the same
-   samples with different missing patterns teach each other their distributions and scores,
-   the more complete one more (an unlabelled clip teaches its own damaged view whole).
+5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: of two views of the
+   same samples with different missing patterns, the more complete one teaches the other its
+   distribution and score (an unlabelled clip teaches its own damaged view whole).
 """
 
 import torch
