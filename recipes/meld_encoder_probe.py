@@ -41,9 +41,7 @@ def polar_lines(path: Path) -> list[tuple[str, int]]:
     return lines
 
 
-def mean_states(folder: Path, texts: list[str]) -> np.ndarray:
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder).eval()
+def mean_states(tokenizer, model, texts: list[str]) -> np.ndarray:
     pooled = []
     for start in range(0, len(texts), 32):
         batch = tokenizer(
@@ -71,9 +69,11 @@ def main() -> None:
     dev = polar_lines(meld / "dev_sent_emo.csv")
     for folder in args.encoders:
         started = time.monotonic()
-        features = mean_states(folder, [text for text, _ in train])
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModel.from_pretrained(folder).eval()
+        features = mean_states(tokenizer, model, [text for text, _ in train])
         probe = LogisticRegressionCV(Cs=8, max_iter=2000).fit(features, [y for _, y in train])
-        predicted = probe.predict(mean_states(folder, [text for text, _ in dev]))
+        predicted = probe.predict(mean_states(tokenizer, model, [text for text, _ in dev]))
         accuracy = balanced_accuracy_score([y for _, y in dev], predicted)
         print(
             f"{folder.name}: MELD dev positive vs negative BA {accuracy:.3f} "

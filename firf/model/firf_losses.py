@@ -69,12 +69,12 @@ def missing_loss(a: ViewPass, b: ViewPass, factors: tuple[str, ...]) -> Tensor:
 def distillation_loss(a: ViewPass, b: ViewPass, cfg: losses.FIRFLoss) -> tuple[Tensor, Tensor]:
     """DCSD between the two views: (distribution term, score term).
 
-    Each view's distribution head is pulled toward the other's (KL at temperature T), and its
-    evaluated score toward the other's score (L1), stop-gradient on the teacher. Only the
+    The student's distribution head is pulled toward the teacher's (KL at temperature T), and
+    its evaluated score toward the teacher's score (L1), stop-gradient on the teacher. Only the
     strictly more complete view teaches (by mean coverage): a damaged view pulling the complete
     one toward its poorer reading cost accuracy on the selection split. The two-way ablation
-    (``kd_bidirectional``) weighs each direction by the teacher's share of completeness. The
-    score term is what makes distillation matter: the score is what is
+    (``kd_bidirectional``) lets both views teach, each direction weighted by the teacher's share
+    of completeness. The score term is what makes distillation matter: the score is what is
     evaluated, and a student matching a complete teacher's score learns, for its own missing
     pattern, the teacher's expected reading (``benchmarks/BENCHMARKS.md``, "Distillation that
     targets the score").
