@@ -25,20 +25,18 @@ from sklearn.metrics import balanced_accuracy_score
 from transformers import AutoModel, AutoTokenizer
 
 from recipes.demo_corpus.paths import shared_data_dir
-from recipes.demo_corpus.texts import clean_text, read_csv
+from recipes.demo_corpus.texts import meld_lines
 
 PER_CLASS = 1500
 
 
 def polar_lines(path: Path) -> list[tuple[str, int]]:
     """(text, 1 for positive / 0 for negative) of every polar MELD line with text."""
-    lines = []
-    for row in read_csv(path):
-        sentiment = row["Sentiment"].strip().lower()
-        text = clean_text(row["Utterance"])
-        if text and sentiment in ("positive", "negative"):
-            lines.append((text, int(sentiment == "positive")))
-    return lines
+    return [
+        (text, int(sentiment == "positive"))
+        for _, text, sentiment in meld_lines(path)
+        if sentiment != "neutral"
+    ]
 
 
 def mean_states(tokenizer, model, texts: list[str]) -> np.ndarray:

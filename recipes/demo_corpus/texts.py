@@ -7,6 +7,7 @@ import csv
 import random
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def load_mosi(path: Path) -> list[Utterance]:
     return utterances
 
 
+def meld_lines(path: Path) -> Iterator[tuple[dict[str, str], str, str]]:
+    """(row, cleaned text, sentiment) of every MELD line with text and one of its three
+    sentiments: the one reading of MELD's CSV that the corpus and the encoder probe share."""
+    for row in read_csv(path):
+        text = clean_text(row["Utterance"])
+        sentiment = row["Sentiment"].strip().lower()
+        if text and sentiment in MELD_SCORE:
+            yield row, text, sentiment
+
+
 def load_meld(path: Path, split: str, per_class: int, seed: int) -> list[Utterance]:
     """A class-balanced, seeded sample of one MELD file (train file -> train, dev file -> valid).
 
@@ -98,11 +109,7 @@ def load_meld(path: Path, split: str, per_class: int, seed: int) -> list[Utteran
     the per-class cap bounds extraction time.
     """
     by_class: dict[str, list[Utterance]] = {name: [] for name in MELD_SCORE}
-    for row in read_csv(path):
-        text = clean_text(row["Utterance"])
-        sentiment = row["Sentiment"].strip().lower()
-        if not text or sentiment not in MELD_SCORE:
-            continue
+    for row, text, sentiment in meld_lines(path):
         by_class[sentiment].append(
             Utterance(
                 id=f"meld/{path.stem}/d{row['Dialogue_ID']}_u{row['Utterance_ID']}",
