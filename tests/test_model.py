@@ -227,6 +227,12 @@ def test_bad_names_options_and_batches_are_input_errors():
         build_model("firf", DIMS, d_model=10, n_heads=4)
     with pytest.raises(InputError, match="dropout"):
         build_model("late_fusion", DIMS, dropout=1.5)
+    # values of the wrong type (e.g. from a hand-edited config.json) are refused by name
+    for wrong_type in ({"d_model": "64"}, {"strides": {"vision": "x"}}, {"n_heads": 2.5}):
+        with pytest.raises(InputError, match="positive integers"):
+            build_model("firf", DIMS, **wrong_type)
+    with pytest.raises(InputError, match="dropout"):
+        build_model("firf", DIMS, dropout="0.1")
     model = build("firf").eval()
     wrong = make_batch(dims={**DIMS, "audio": 74})
     with pytest.raises(InputError, match="audio features"):

@@ -7,6 +7,7 @@ Every field is JSON-able so ``save_pretrained`` / ``from_pretrained`` round-trip
 
 import os
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 
 import safetensors.torch
@@ -58,16 +59,19 @@ class ModelConfig:
         unknown = set(self.strides) - set(MODALITIES)
         if unknown:
             raise InputError(f"strides has unknown modalities {sorted(unknown)}; use {MODALITIES}")
-        self.strides = {m: int(self.strides.get(m, 1)) for m in MODALITIES}
-        sizes = {**self.dims(), "d_model": self.d_model, **self.strides}
-        bad = [name for name, size in sizes.items() if size < 1]
+        self.strides = {m: self.strides.get(m, 1) for m in MODALITIES}
+        sizes = {**self.dims(), "d_model": self.d_model, "n_heads": self.n_heads, **self.strides}
+        for layers in ("encoder_layers", "fusion_layers"):  # fusion_layers: FIRF and MISA
+            if hasattr(self, layers):
+                sizes[layers] = getattr(self, layers)
+        bad = [n for n, size in sizes.items() if not isinstance(size, Integral) or size < 1]
         if bad:
             raise InputError(f"sizes must be positive integers: {bad}")
         if self.d_model % self.n_heads:
             raise InputError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        if not 0 <= self.dropout < 1:
+        if not isinstance(self.dropout, Real) or not 0 <= self.dropout < 1:
             raise InputError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.score_range <= 0:
+        if not isinstance(self.score_range, Real) or self.score_range <= 0:
             raise InputError(f"score_range must be positive, got {self.score_range}")
 
     def dims(self) -> dict[str, int]:
@@ -93,8 +97,8 @@ class FIRFConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n_bins < 2:
-            raise InputError(f"n_bins must be at least 2, got {self.n_bins}")
+        if not isinstance(self.n_bins, Integral) or self.n_bins < 2:
+            raise InputError(f"n_bins must be an integer of at least 2, got {self.n_bins!r}")
 
 
 @dataclass
