@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -260,13 +261,20 @@ def _endless(loader):
 
 
 def train_fixed(
-    model: nn.Module, datasets: dict[str, FeatureDataset], cfg: FixedBudget
+    model: nn.Module,
+    datasets: dict[str, FeatureDataset],
+    cfg: FixedBudget,
+    on_step: Callable[[int, nn.Module], None] | None = None,
 ) -> dict[str, float]:
     """Train for exactly ``cfg.steps`` steps and leave the final EMA weights in ``model``.
 
     Only ``datasets["train"]`` labels are read; ``datasets["unlabelled"]`` (optional) feeds the
     model's ``label_free_loss`` when it has one. Returns the mean of each loss term over the
     last tenth of the steps (to see whether training had settled).
+
+    ``on_step(step, averaged)`` is called after every step (1-based) with the EMA model, e.g. to
+    score it along the way (``benchmarks/training_curve.py``). It runs on a fork of the random
+    state, so watching never changes what is trained (leave ``averaged``'s weights alone).
     """
     if len(datasets.get("train", [])) == 0:
         raise InputError("training needs a non-empty 'train' split")
@@ -312,6 +320,9 @@ def train_fixed(
         optimizer.step()
         schedule.step()
         average.update_parameters(model)
+        if on_step is not None:
+            with torch.random.fork_rng():  # scoring must not shift training's dropout draws
+                on_step(step + 1, average.module)
         if step >= tail_start:
             for name, value in logs.items():
                 sums[name] = sums.get(name, 0.0) + value

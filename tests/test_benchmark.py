@@ -11,6 +11,7 @@ import torch
 
 from firf.benchmark.linear import LinearCeilings, pooled_dataset
 from firf.benchmark.protocol import interval
+from firf.evaluate import predict_scores
 from firf.missing import keep_modalities
 from firf.model import build_model
 from firf.train import FixedBudget, train_fixed, warmup_cosine
@@ -38,6 +39,31 @@ def test_train_fixed_uses_the_unlabelled_clips_and_is_repeatable(tiny_synthetic)
     (first, logs), (second, _) = fit(), fit()
     assert "unlabelled_miss" in logs and "unlabelled_kd_score" in logs and "l1_a" in logs
     for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_watching_training_along_the_way_does_not_change_it(tiny_synthetic):
+    """``on_step`` sees the EMA model after every step; scoring it there (which draws from the
+    global random state) leaves the trained weights exactly as an unwatched run's."""
+    torch.set_num_threads(1)
+    data = {"train": tiny_synthetic["train"], "unlabelled": tiny_synthetic["valid"]}
+    steps_seen = []
+
+    def watch(step, averaged):
+        steps_seen.append(step)
+        averaged.eval()
+        predict_scores(averaged, tiny_synthetic["valid"], 8)
+        torch.rand(3)
+
+    def fit(on_step):
+        torch.manual_seed(0)
+        model = build_model("firf", tiny_synthetic["train"].dims, d_model=32, dropout=0.5)
+        train_fixed(model, data, FixedBudget(steps=4, batch_size=16), on_step=on_step)
+        return model
+
+    watched, unwatched = fit(watch), fit(None)
+    assert steps_seen == [1, 2, 3, 4]
+    for a, b in zip(watched.parameters(), unwatched.parameters(), strict=True):
         assert torch.equal(a, b)
 
 
