@@ -87,6 +87,10 @@ class FIRFConfig(ModelConfig):
     only change the loss (no DCSD, two-way distillation) are in ``FIRFLoss``.
     """
 
+    # Half the baselines' width. FIRF adds a fusion Transformer and a wide readout to the
+    # encoders; at 64 it overfits a small labelled set (benchmarks/BENCHMARKS.md, "Why FIRF
+    # loses scarce"), and 32 scored better on both synthetic tracks' selection splits.
+    d_model: int = 32
     fusion_layers: int = 1
     # Distribution head: bins spanning [-score_range, score_range].
     n_bins: int = 25
