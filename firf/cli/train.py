@@ -185,7 +185,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if any)")
-    parser.add_argument("--d-model", type=int, default=None, help="model width (default 64)")
+    parser.add_argument(
+        "--d-model",
+        type=int,
+        default=None,
+        help="model width (default: 32 for FIRF, 64 for the baselines)",
+    )
     parser.add_argument(
         "--dropout", type=float, default=None, help="dropout in every block (default 0.1)"
     )
