@@ -26,22 +26,28 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from firf.benchmark.protocol import PROTOCOLS, replicate_seeds, score_model  # noqa: E402
+from firf.benchmark.protocol import (  # noqa: E402
+    PROTOCOLS,
+    replicate_datasets,
+    replicate_seeds,
+    score_model,
+)
 from firf.benchmark.tracks import TRACKS, get_track  # noqa: E402
-from firf.data.synthetic import make_synthetic  # noqa: E402
+from firf.cli.train import parse_loss  # noqa: E402
 from firf.errors import InputError  # noqa: E402
 from firf.evaluate import predict_scores  # noqa: E402
 from firf.model import MODEL_NAMES, build_model  # noqa: E402
 from firf.train import FixedBudget, train_fixed  # noqa: E402
 
 
-def parse_fields(pairs: list[str]) -> dict:
-    """``["d_model=32", 'strides={"text": 4}']`` -> {"d_model": 32, "strides": {"text": 4}}."""
+def parse_architecture(pairs: list[str]) -> dict:
+    """``["d_model=32", 'strides={"text": 4}']`` -> {"d_model": 32, "strides": {"text": 4}}
+    (``--loss`` is parsed as ``firf train --loss`` parses it)."""
     fields = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--set/--loss takes NAME=VALUE, got {pair!r}")
+            raise SystemExit(f"--set takes NAME=VALUE, got {pair!r}")
         try:
             fields[name] = json.loads(value)
         except json.JSONDecodeError:
@@ -52,15 +58,13 @@ def parse_fields(pairs: list[str]) -> dict:
 def training_curve(args: argparse.Namespace) -> list[dict]:
     track = get_track(args.track)
     data_seed, init_seed = replicate_seeds(args.replicate)
-    datasets = make_synthetic(track.config(data_seed, quick=False))
-    if track.name.startswith("shift"):
-        datasets["unlabelled"] = datasets["train"]  # as in firf.benchmark.protocol
+    datasets = replicate_datasets(track, data_seed, quick=False)
     torch.manual_seed(init_seed)
     model = build_model(
         args.model,
         datasets["train"].dims,
-        loss=parse_fields(args.loss) or None,
-        **parse_fields(args.set),
+        loss=parse_loss(args.loss) or None,
+        **parse_architecture(args.set),
     )
     budget = FixedBudget(steps=args.steps, seed=init_seed, missing=track.missing)
     rows, start = [], time.perf_counter()

@@ -113,6 +113,15 @@ def score_ceilings(ceilings: LinearCeilings, test: FeatureDataset) -> dict[str, 
     return {c: summarize(p, test.labels) for c, p in preds.items()}
 
 
+def replicate_datasets(track: Track, data_seed: int, quick: bool) -> dict[str, FeatureDataset]:
+    """The splits one replicate of ``track`` trains and scores on."""
+    datasets = make_synthetic(track.config(data_seed, quick))
+    if track.name.startswith("shift"):
+        # Label-free losses see the training clips under every damage; labels stay unread.
+        datasets["unlabelled"] = datasets["train"]
+    return datasets
+
+
 def run_replicate(
     track: Track,
     index: int,
@@ -125,10 +134,7 @@ def run_replicate(
 ) -> dict:
     """Train every model on replicate ``index`` of ``track``; score on ``split``."""
     data_seed, init_seed = replicate_seeds(index)
-    datasets = make_synthetic(track.config(data_seed, quick))
-    if track.name.startswith("shift"):
-        # Label-free losses see the training clips under every damage; labels stay unread.
-        datasets["unlabelled"] = datasets["train"]
+    datasets = replicate_datasets(track, data_seed, quick)
     budget = FixedBudget(
         steps=protocol.steps,
         seed=init_seed,
