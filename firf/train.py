@@ -18,7 +18,7 @@ and usually generalises better too.
 decay of the learning rate, and the final EMA weights kept, with no selection at all (nothing
 about the result depends on a noisy validation score). With an ``unlabelled`` split, every step
 also feeds an unlabelled batch as given and one damaged view of it to the model's
-``label_free_loss`` (the whole clip teaches the damaged one).
+``label_free_loss``: the whole clip, as the weight average reads it, teaches the damaged one.
 """
 
 from __future__ import annotations
@@ -269,8 +269,9 @@ def train_fixed(
     """Train for exactly ``cfg.steps`` steps and leave the final EMA weights in ``model``.
 
     Only ``datasets["train"]`` labels are read; ``datasets["unlabelled"]`` (optional) feeds the
-    model's ``label_free_loss`` when it has one. Returns the mean of each loss term over the
-    last tenth of the steps (to see whether training had settled).
+    model's ``label_free_loss`` when it has one, with the weight average as its teacher.
+    Returns the mean of each loss term over the last tenth of the steps (to see whether
+    training had settled).
 
     ``on_step(step, averaged)`` is called after every step (1-based) with the EMA model, e.g. to
     score it along the way (``benchmarks/training_curve.py``). It runs on a fork of the random
@@ -293,6 +294,9 @@ def train_fixed(
     if len(datasets.get("unlabelled", [])) and hasattr(model, "label_free_loss"):
         loader = make_loader(datasets["unlabelled"], cfg.batch_size, True, cfg.seed + 1)
         unlabelled = _endless(loader)
+        # The weight average reads the whole clips for distillation ("mean teacher",
+        # ``FIRF.label_free_loss``): steadier than the model it averages.
+        teacher = average.module.eval()
     gen_a, gen_b = _view_generators(cfg.seed)
     sums: dict[str, float] = {}
     tail_start = cfg.steps - max(1, cfg.steps // 10)
@@ -305,10 +309,10 @@ def train_fixed(
         if unlabelled is not None:
             # Without a label the clip as given is the only trustworthy teacher: view A keeps
             # it whole, view B is damaged, so distillation teaches every damaged pattern the
-            # complete clip's reading.
+            # complete clip's reading, as the weight average reads it.
             clips = {k: v for k, v in next(unlabelled).items() if k != "label"}
             free_b = batch_to(random_view(clips, cfg.unlabelled_missing, gen_b), device)
-            free, free_logs = model.label_free_loss(batch_to(clips, device), free_b)
+            free, free_logs = model.label_free_loss(batch_to(clips, device), free_b, teacher)
             loss = loss + free
             logs.update({f"unlabelled_{k}": v for k, v in free_logs.items()})
         if not torch.isfinite(loss):

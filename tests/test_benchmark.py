@@ -71,16 +71,19 @@ def test_unlabelled_clips_teach_their_damaged_view_whole(tiny_synthetic, monkeyp
     """Without a label the clip as given is the teacher: view A keeps every frame."""
     data = {"train": tiny_synthetic["train"], "unlabelled": tiny_synthetic["valid"]}
     model = build_model("firf", tiny_synthetic["train"].dims, d_model=32)
-    seen = []
+    seen, teachers = [], []
     real = model.label_free_loss
 
-    def record(view_a, view_b):
+    def record(view_a, view_b, teacher):
         seen.append((view_a, view_b))
-        return real(view_a, view_b)
+        teachers.append(teacher)
+        return real(view_a, view_b, teacher)
 
     monkeypatch.setattr(model, "label_free_loss", record)
     train_fixed(model, data, FixedBudget(steps=3, batch_size=16))
     assert len(seen) == 3
+    # the teacher is the weight average, not the model being trained, and it reads in eval mode
+    assert all(t is not model and not t.training for t in teachers)
     for view_a, view_b in seen:
         lost = 0
         for m in ("text", "audio", "vision"):
@@ -122,3 +125,4 @@ def test_report_script_writes_one_section_per_track(tmp_path):
     assert "firf-late_fusion" in text and "--track shift --tiny" in text
     assert (tmp_path / "robustness_shift.png").stat().st_size > 1000
     assert json.loads(out.read_text())["raw"][0]["models"]["firf"]["inter_f1"] > 0
+

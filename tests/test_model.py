@@ -1,5 +1,6 @@
 """FIRF, its ablations and the baselines: the behaviour the trainer, evaluator and app rely on."""
 
+import copy
 import dataclasses
 import json
 
@@ -343,6 +344,29 @@ def test_recovery_stands_in_only_for_a_wholly_missing_modality():
     assert has_text.any() and partly["text_mask"].mean() < 0.9
     assert torch.equal(before[0][has_text], after[0][has_text])
     assert not torch.allclose(before[1], after[1])
+
+
+def test_a_teacher_reads_view_a_for_distillation_and_is_never_trained():
+    """``train_fixed``'s mean teacher: the damaged view is pulled toward the teacher's reading
+    of the whole clip; every other label-free term stays the model's own."""
+    model = build("firf", dropout=0.0).train()
+    views = two_views(drop=0.3)
+    _, alone = model.label_free_loss(*views)
+
+    same = copy.deepcopy(model).eval()
+    _, with_copy = model.label_free_loss(*views, teacher=same)
+    assert with_copy == pytest.approx(alone, rel=1e-4, abs=1e-6)
+
+    torch.manual_seed(1)
+    other = build_model("firf", DIMS, **{**SMALL, "dropout": 0.0}).eval()
+    loss, with_other = model.label_free_loss(*views, teacher=other)
+    for term in ("syn", "het", "rec", "miss"):
+        assert with_other[term] == pytest.approx(alone[term], rel=1e-5)
+    assert with_other["kd"] != pytest.approx(alone["kd"], rel=1e-3)
+    assert with_other["kd_score"] != pytest.approx(alone["kd_score"], rel=1e-3)
+    loss.backward()
+    assert all(p.grad is None for p in other.parameters())
+    assert any(p.grad is not None for p in model.parameters())
 
 
 def test_distillation_pulls_the_damaged_view_score_toward_the_complete_one():

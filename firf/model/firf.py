@@ -252,13 +252,28 @@ class FIRF(
         terms.update(self.label_free_terms(a, b))
         return total_and_logs(terms)
 
-    def label_free_loss(self, view_a: Batch, view_b: Batch) -> tuple[Tensor, dict[str, float]]:
-        """The terms that need no label, on two views of unlabelled clips (labels ignored)."""
-        a, b = self.run(view_a), self.run(view_b)
-        return total_and_logs(self.label_free_terms(a, b))
+    def label_free_loss(
+        self, view_a: Batch, view_b: Batch, teacher: "FIRF | None" = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """The terms that need no label, on two views of unlabelled clips (labels ignored).
 
-    def label_free_terms(self, a: ViewPass, b: ViewPass) -> dict[str, tuple[float, Tensor]]:
-        """Factorization, reconstruction and distillation terms: name -> (weight, value)."""
+        ``teacher`` (``train_fixed`` passes the weight average of this model, in eval mode)
+        reads view A in this model's place as the distillation teacher: with few labels the
+        model's own reading of a clip follows it into overfitting them, the average's reading
+        is steadier (a "mean teacher"; BENCHMARKS.md, "A mean teacher for unlabelled clips").
+        """
+        a, b = self.run(view_a), self.run(view_b)
+        reading = None
+        if teacher is not None:
+            with torch.no_grad():
+                reading = teacher.run(view_a)
+        return total_and_logs(self.label_free_terms(a, b, reading))
+
+    def label_free_terms(
+        self, a: ViewPass, b: ViewPass, teacher: ViewPass | None = None
+    ) -> dict[str, tuple[float, Tensor]]:
+        """Factorization, reconstruction and distillation terms: name -> (weight, value).
+        Distillation reads ``teacher`` in place of view ``a`` when one is given."""
         c, w = self.config, self.loss_config
         terms: dict[str, tuple[float, Tensor]] = {}
         if c.use_fcf:
@@ -268,7 +283,7 @@ class FIRF(
         if c.use_reconstruction:
             terms["miss"] = (w.lambda_miss, missing_loss(a, b, self.fusion_factors))
         if w.lambda_kd > 0:
-            kd, kd_score = distillation_loss(a, b, w)
+            kd, kd_score = distillation_loss(a if teacher is None else teacher, b, w)
             terms["kd"] = (w.lambda_kd, kd)
             terms["kd_score"] = (w.lambda_kd, kd_score)
         return terms

@@ -128,8 +128,9 @@ class FIRFLoss:
     lambda_miss: float = 0.5
     lambda_kd: float = 0.5  # DCSD; 0 turns self-distillation off
     # Per-modality heads predict the label from their modality alone; the single-modality
-    # readout reads them, so they must be trained.
-    lambda_uni: float = 1.0
+    # readout reads them, so they must be trained. 0.3 rather than 1 since session 14 (with the
+    # mean teacher; BENCHMARKS.md, "A mean teacher for unlabelled clips").
+    lambda_uni: float = 0.3
     # Only the strictly more complete view teaches (selection runs: BENCHMARKS.md, "One-way
     # distillation"); True also lets the damaged view pull the complete one (``firf_twoway``).
     kd_bidirectional: bool = False
