@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from firf.benchmark.linear import LinearCeilings, pooled_dataset
-from firf.benchmark.protocol import interval
+from firf.benchmark.protocol import PROTOCOLS, interval
+from firf.benchmark.tracks import get_track
+from firf.cli import bench
 from firf.evaluate import predict_scores
 from firf.missing import keep_modalities
 from firf.model import build_model
@@ -126,3 +128,22 @@ def test_report_script_writes_one_section_per_track(tmp_path):
     assert (tmp_path / "robustness_shift.png").stat().st_size > 1000
     assert json.loads(out.read_text())["raw"][0]["models"]["firf"]["inter_f1"] > 0
 
+
+def test_cached_replicates_are_keyed_by_the_package_source(tmp_path, monkeypatch):
+    """``bench --ray`` reads finished replicates back from its cache; after an edit to the model
+    code a stale result would be a silent wrong answer, so the source is part of every key."""
+    package = tmp_path / "package"
+    (package / "model").mkdir(parents=True)
+    (package / "model" / "firf.py").write_text("width = 32\n")
+    (package / "notes.txt").write_text("not code")
+    before = bench.source_hash(package)
+    (package / "notes.txt").write_text("edited, still not code")
+    assert bench.source_hash(package) == before
+    (package / "model" / "firf.py").write_text("width = 64\n")
+    assert bench.source_hash(package) != before
+
+    settings = (get_track("scarce"), PROTOCOLS["quick"], ("firf",), True, "test")
+    keys = bench.replicate_keys(*settings)
+    assert len(keys) == 2 and keys == bench.replicate_keys(*settings)
+    monkeypatch.setattr(bench, "source_hash", lambda: "edited-code")
+    assert set(keys).isdisjoint(bench.replicate_keys(*settings))

@@ -132,6 +132,27 @@ def command_line(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def source_hash(root: Path = Path(__file__).parents[1]) -> str:
+    """First 12 hex digits of a SHA-256 over every ``.py`` file under ``root`` (the firf
+    package): its path and its bytes. Any edit to the models, losses or training loop changes
+    it."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def replicate_keys(
+    track: Track, protocol: Protocol, models: tuple, quick: bool, split: str
+) -> list[str]:
+    """The cache key of each replicate: a cached result is read back only for the same track,
+    protocol, models, split, data generator and package source."""
+    settings = repr((track, protocol, models, quick, split, generator_hash(), source_hash()))
+    digest = hashlib.sha1(settings.encode()).hexdigest()[:12]
+    return [f"{track.name}-{split}-{digest}-r{i}" for i in range(protocol.replicates)]
+
+
 def _replicates_on_ray(
     args: argparse.Namespace,
     track: Track,
@@ -142,19 +163,19 @@ def _replicates_on_ray(
 ) -> list[dict] | None:
     """The replicates as Ray tasks, finished ones read from the cache; None if one failed.
 
-    A replicate's cache key holds a digest of everything that decides its numbers, so a
-    changed track, protocol, model list, split or data generator never reuses a result.
+    A replicate's cache key holds a digest of everything that decides its numbers
+    (``replicate_keys``), so a changed track, protocol, model list, split, data generator or
+    model code never reuses a result.
     """
     from firf.distributed.options import options_from
     from firf.distributed.replicates import run_replicates
 
-    settings = repr((track, protocol, models, quick, args.split, generator_hash()))
-    digest = hashlib.sha1(settings.encode()).hexdigest()[:12]
+    keys = replicate_keys(track, protocol, models, quick, args.split)
     jobs = {
-        f"{track.name}-{args.split}-{digest}-r{i}": partial(
+        key: partial(
             run_replicate, track, i, protocol, models, quick, _log_to_stderr, args.split, device
         )
-        for i in range(protocol.replicates)
+        for i, key in enumerate(keys)
     }
     cache = args.ray_cache or cache_dir("bench", "replicates")
     try:
