@@ -264,7 +264,7 @@ class FIRF(
         """
         a, b = self.run(view_a), self.run(view_b)
         reading = None
-        if teacher is not None:
+        if teacher is not None and self.loss_config.lambda_kd > 0:  # only distillation reads it
             with torch.no_grad():
                 reading = teacher.run(view_a)
         return total_and_logs(self.label_free_terms(a, b, reading))
