@@ -1,5 +1,7 @@
 """The benchmark protocol's training schedule, ceilings and its markdown report script."""
 
+import copy
+import importlib.util
 import json
 import subprocess
 import sys
@@ -127,6 +129,44 @@ def test_report_script_writes_one_section_per_track(tmp_path):
     assert "firf-late_fusion" in text and "--track shift --tiny" in text
     assert (tmp_path / "robustness_shift.png").stat().st_size > 1000
     assert json.loads(out.read_text())["raw"][0]["models"]["firf"]["inter_f1"] > 0
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runs_of_the_same_replicates_merge_and_other_runs_are_refused(tmp_path):
+    """An ablation run later pairs with the FIRF of an earlier run only if both are provably
+    the same replicates; anything else would be a comparison across different data."""
+    runs = {}
+    for name, track, models in [
+        ("first", "shift", "firf,late_fusion"),
+        ("later", "shift", "firf,firf_no_rec"),
+        ("other_track", "scarce", "firf,firf_no_rec"),
+    ]:
+        out = tmp_path / f"{name}.json"
+        command = [sys.executable, "-m", "firf", "bench", "robustness", "--tiny", "--threads", "1"]
+        command += ["--track", track, "--models", models, "--out", str(out)]
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        runs[name] = json.loads(out.read_text())
+    script = load_script("merge_runs")
+    merge, same = script.merge, script.close
+
+    merged = merge([runs["first"], runs["later"]])
+    assert list(merged["models"]) == ["firf", "late_fusion", "firf_no_rec"]
+    for run, other in [("later", "firf_no_rec"), ("first", "late_fusion")]:
+        key = f"firf-{other}"
+        assert same(merged["paired"][key], runs[run]["paired"][key])
+        assert same(merged["models"][other], runs[run]["models"][other])
+    with pytest.raises(ValueError, match="track"):
+        merge([runs["first"], runs["other_track"]])
+    tampered = copy.deepcopy(runs["later"])
+    tampered["raw"][0]["models"]["firf"]["inter_f1"] += 0.01
+    with pytest.raises(ValueError, match="firf scores differ"):
+        merge([runs["first"], tampered])
 
 
 def test_cached_replicates_are_keyed_by_the_package_source(tmp_path, monkeypatch):

@@ -1,0 +1,75 @@
+"""Merge saved `firf bench robustness --out` runs of the same replicates into one result.
+
+python benchmarks/merge_runs.py runs/scarce.json runs/scarce_ablations.json --out runs/merged.json
+
+Why: a run trains every model it names on every replicate, so adding an ablation to a
+finished table would retrain FIRF. Replicates are deterministic (a (data seed, init seed) pair
+at one thread gives the same numbers to the last digit), so a later run of only the new
+models pairs with the earlier FIRF. This merges them and recomputes the means and the paired
+differences. It refuses runs that are not the same replicates: track, split, steps,
+generator hash, replicate count and every replicate's linear ceilings (which depend only on
+the data) must agree; a model that appears in both runs must have the same scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from firf.cli.bench import result_of
+
+SAME = ("track", "split", "steps", "generator_hash", "replicates")
+
+
+def close(a, b, tol: float = 1e-9) -> bool:
+    """Nested equality of scores up to float noise from JSON round trips."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(close(x, y, tol) for x, y in zip(a, b, strict=True))
+    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+
+
+def merge(runs: list[dict]) -> dict:
+    """One result over the union of the runs' models; raises ValueError on a mismatch."""
+    first = runs[0]
+    for run in runs[1:]:
+        for key in SAME:
+            if run.get(key) != first.get(key):
+                raise ValueError(f"runs differ in {key}: {first.get(key)} vs {run.get(key)}")
+    replicates = []
+    for index, rows in enumerate(zip(*(run["raw"] for run in runs), strict=True)):
+        merged = {"models": {}, "probes": {}, "ceilings": rows[0]["ceilings"]}
+        for row in rows:
+            if not close(row["ceilings"], merged["ceilings"]):
+                raise ValueError(f"replicate {index}: different data (ceilings differ)")
+            for part in ("models", "probes"):
+                for name, value in row[part].items():
+                    if name in merged[part] and not close(merged[part][name], value):
+                        raise ValueError(f"replicate {index}: {name} scores differ between runs")
+                    merged[part][name] = value
+        # FIRF first: `paired` reports every other model against it.
+        merged["models"] = {"firf": merged["models"].pop("firf"), **merged["models"]}
+        replicates.append(merged)
+    elapsed = sum(run["elapsed_s"] for run in runs)
+    result = result_of(first["track"], replicates, elapsed)
+    result["split"] = first["split"]
+    result["generator_hash"] = first["generator_hash"]
+    command = " + ".join(f"`{run['command']}`" for run in runs)
+    return {**result, "steps": first["steps"], "command": command, "raw": replicates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    merged = merge([json.loads(path.read_text()) for path in args.runs])
+    args.out.write_text(json.dumps(merged, indent=2))
+    print(f"wrote {args.out}: models {', '.join(merged['models'])}")
+
+
+if __name__ == "__main__":
+    main()
