@@ -50,6 +50,8 @@ def merge(runs: list[dict]) -> dict:
                     if name in merged[part] and not close(merged[part][name], value):
                         raise ValueError(f"replicate {index}: {name} scores differ between runs")
                     merged[part][name] = value
+        if "firf" not in merged["models"]:
+            raise ValueError("no run has firf, so there is nothing to pair against")
         # FIRF first: `paired` reports every other model against it.
         merged["models"] = {"firf": merged["models"].pop("firf"), **merged["models"]}
         replicates.append(merged)

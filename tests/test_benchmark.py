@@ -144,7 +144,7 @@ def test_runs_of_the_same_replicates_merge_and_other_runs_are_refused(tmp_path):
     runs = {}
     for name, track, models in [
         ("first", "shift", "firf,late_fusion"),
-        ("later", "shift", "firf,firf_no_rec"),
+        ("later", "shift", "firf_no_rec"),  # without firf: nothing paired yet
         ("other_track", "scarce", "firf,firf_no_rec"),
     ]:
         out = tmp_path / f"{name}.json"
@@ -152,21 +152,29 @@ def test_runs_of_the_same_replicates_merge_and_other_runs_are_refused(tmp_path):
         command += ["--track", track, "--models", models, "--out", str(out)]
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         runs[name] = json.loads(out.read_text())
+    assert runs["later"]["paired"] == {}
     script = load_script("merge_runs")
-    merge, same = script.merge, script.close
 
-    merged = merge([runs["first"], runs["later"]])
+    merged = script.merge([runs["first"], runs["later"]])
     assert list(merged["models"]) == ["firf", "late_fusion", "firf_no_rec"]
-    for run, other in [("later", "firf_no_rec"), ("first", "late_fusion")]:
-        key = f"firf-{other}"
-        assert same(merged["paired"][key], runs[run]["paired"][key])
-        assert same(merged["models"][other], runs[run]["models"][other])
+    assert script.close(
+        merged["paired"]["firf-late_fusion"], runs["first"]["paired"]["firf-late_fusion"]
+    )
+    differences = [
+        first["models"]["firf"]["inter_mae"] - later["models"]["firf_no_rec"]["inter_mae"]
+        for first, later in zip(runs["first"]["raw"], runs["later"]["raw"], strict=True)
+    ]
+    assert merged["paired"]["firf-firf_no_rec"]["inter_mae"]["mean"] == pytest.approx(
+        np.mean(differences)
+    )
     with pytest.raises(ValueError, match="track"):
-        merge([runs["first"], runs["other_track"]])
-    tampered = copy.deepcopy(runs["later"])
+        script.merge([runs["first"], runs["other_track"]])
+    with pytest.raises(ValueError, match="nothing to pair"):
+        script.merge([runs["later"], runs["later"]])
+    tampered = copy.deepcopy(runs["first"])
     tampered["raw"][0]["models"]["firf"]["inter_f1"] += 0.01
     with pytest.raises(ValueError, match="firf scores differ"):
-        merge([runs["first"], tampered])
+        script.merge([runs["first"], tampered])
 
 
 def test_cached_replicates_are_keyed_by_the_package_source(tmp_path, monkeypatch):
