@@ -52,7 +52,7 @@ def merge(runs: list[dict]) -> dict:
                     merged[part][name] = value
         if "firf" not in merged["models"]:
             raise ValueError("no run has firf, so there is nothing to pair against")
-        # FIRF first: `paired` reports every other model against it.
+        # FIRF first, as in a single run, so the report's tables keep their row order.
         merged["models"] = {"firf": merged["models"].pop("firf"), **merged["models"]}
         replicates.append(merged)
     elapsed = sum(run["elapsed_s"] for run in runs)
