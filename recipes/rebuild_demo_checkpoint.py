@@ -65,7 +65,7 @@ def train_seeds(work: Path, seeds: list[int], steps: int) -> None:
     running = []
     for seed in todo:
         args = (
-            "-m", "firf", "train", "--shards", str(work / "shards"), "--model", "firf",
+            "-m", "firf", "train", "--shards", str(work / "shards"), "--model", "firf_split",
             "--d-model", str(WIDTH),
             "--select-split", "select", "--steps", str(steps), "--lr", str(LR),
             "--seed", str(seed), "--out", str(run_dir(work, seed)), *LOSS,

@@ -190,6 +190,18 @@ def test_loading_refuses_mismatched_or_missing_checkpoints(tmp_path):
     with pytest.raises(InputError, match="older than the heterogeneous factor"):
         load_model(tmp_path / "old")
 
+    # a checkpoint from before one-slot summaries: its config.json has no split_summaries, and
+    # the refusal says which line to add; with it, the same weights load
+    build("firf_split").save_pretrained(tmp_path / "split")
+    config_path = tmp_path / "split" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["split_summaries"]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(InputError, match='add "split_summaries": true'):
+        load_model(tmp_path / "split")
+    config_path.write_text(json.dumps({**config, "split_summaries": True}))
+    assert load_model(tmp_path / "split").summary_slots == 2
+
     with pytest.raises(InputError, match="no model at"):
         load_model(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()

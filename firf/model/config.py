@@ -97,6 +97,10 @@ class FIRFConfig(ModelConfig):
     use_fcf: bool = True  # factorize tokens into synergistic / heterogeneous (/ noisy) parts
     use_noise: bool = True  # the noisy factor (needs use_fcf)
     use_reconstruction: bool = True  # recover missing summaries from the present modalities
+    # Fusion reads one summary per modality, s + p. True: s and p in separate slots, the layout
+    # of FIRF before 2026-12-02 (the bundled demo checkpoint has it; docs/method.md says why
+    # it changed).
+    split_summaries: bool = False
     model_type: str = "firf"
 
     def __post_init__(self) -> None:

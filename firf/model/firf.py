@@ -60,7 +60,9 @@ class FIRF(
     retired_weights = {
         "heterogeneity.": "It was saved by a FIRF older than the heterogeneous factor P = H - S"
         " (it has per-modality heterogeneity encoders): retrain it with this version, or load"
-        " it with the version that trained it."
+        " it with the version that trained it.",
+        "summary_embedding": "It was saved by a FIRF that fused s and p in separate summary"
+        ' slots (before 2026-12-02): add "split_summaries": true to its config.json.',
     }
 
     def __init__(self, config: FIRFConfig):
@@ -103,7 +105,11 @@ class FIRF(
         # 4. Fusion and heads.
         self.cls = nn.Parameter(torch.zeros(1, 1, d))
         self.modality_embedding = nn.Parameter(0.02 * torch.randn(len(MODALITIES), d))
-        n_summaries = len(self.fusion_factors) * len(MODALITIES)
+        # One summary slot per modality holding s + p (the pooled H_m, or its recovery): with s
+        # and p in slots of their own (``split_summaries``) the label loss pulls private
+        # sentiment into s, against FCF's own terms.
+        self.summary_slots = len(self.fusion_factors) if c.split_summaries else 1
+        n_summaries = self.summary_slots * len(MODALITIES)
         self.summary_embedding = nn.Parameter(0.02 * torch.randn(n_summaries, d))
         self.fusion = Transformer(d, c.n_heads, c.fusion_layers, c.dropout)
         # The heads read the fused [CLS] together with the fused summaries, each in its own
@@ -164,9 +170,12 @@ class FIRF(
             fused_parts = sum(factors[name][m] for name in self.fusion_factors)
             sequence.append(fused_parts + self.modality_embedding[i])
             sequence_mask.append(masks[m])
-        summary_tokens = torch.cat([summaries[name] for name in self.fusion_factors], dim=1)
+        if self.config.split_summaries:
+            summary_tokens = torch.cat([summaries[name] for name in self.fusion_factors], dim=1)
+        else:
+            summary_tokens = sum(summaries[name] for name in self.fusion_factors)
         sequence.append(summary_tokens + self.summary_embedding)
-        sequence_mask.append(summary_mask.repeat(1, len(self.fusion_factors)))
+        sequence_mask.append(summary_mask.repeat(1, self.summary_slots))
         mixed = self.fusion(torch.cat(sequence, dim=1), torch.cat(sequence_mask, dim=1))
         n_summaries = summary_tokens.shape[1]
         fused = self.readout(torch.cat([mixed[:, 0], mixed[:, -n_summaries:].flatten(1)], dim=1))
