@@ -9,6 +9,10 @@ models pairs with the earlier FIRF. This merges them and recomputes the means an
 differences. It refuses runs that are not the same replicates: track, split, steps,
 generator hash, replicate count and every replicate's linear ceilings (which depend only on
 the data) must agree; a model that appears in both runs must have the same scores.
+
+`--rename OLD=NEW` renames a model in every run first (also with a single run), for a run made
+before a variant took another name: e.g. `--rename firf=firf_split --rename firf_sum=firf` for
+the runs of 2026-12-02, when the one-slot fusion screened as `firf_sum` became `firf`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from firf.cli.bench import result_of
 
 SAME = ("track", "split", "steps", "generator_hash", "replicates")
+PARTS = ("models", "probes")  # what a replicate holds per model
 
 
 def close(a, b, tol: float = 1e-9) -> bool:
@@ -45,7 +50,7 @@ def merge(runs: list[dict]) -> dict:
         for row in rows:
             if not close(row["ceilings"], merged["ceilings"]):
                 raise ValueError(f"replicate {index}: different data (ceilings differ)")
-            for part in ("models", "probes"):
+            for part in PARTS:
                 for name, value in row[part].items():
                     if name in merged[part] and not close(merged[part][name], value):
                         raise ValueError(f"replicate {index}: {name} scores differ between runs")
@@ -63,12 +68,33 @@ def merge(runs: list[dict]) -> dict:
     return {**result, "steps": first["steps"], "command": command, "raw": replicates}
 
 
+def rename(run: dict, names: dict[str, str]) -> dict:
+    """The run with its models (scores and probes) renamed; the command says so."""
+    if not names:
+        return run
+    raw = [
+        {**row, **{part: {names.get(k, k): v for k, v in row[part].items()} for part in PARTS}}
+        for row in run["raw"]
+    ]
+    renamed = ", ".join(f"{old} as {new}" for old, new in names.items())
+    return {**run, "raw": raw, "command": f"{run['command']} (read with {renamed})"}
+
+
+def parse_renames(pairs: list[str]) -> dict[str, str]:
+    names = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+    if len(names) != len(pairs) or len(set(names.values())) != len(names):
+        raise SystemExit(f"--rename takes distinct OLD=NEW pairs, got {pairs}")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
     args = parser.parse_args()
-    merged = merge([json.loads(path.read_text()) for path in args.runs])
+    names = parse_renames(args.rename)
+    merged = merge([rename(json.loads(path.read_text()), names) for path in args.runs])
     args.out.write_text(json.dumps(merged, indent=2))
     print(f"wrote {args.out}: models {', '.join(merged['models'])}")
 

@@ -176,6 +176,16 @@ def test_runs_of_the_same_replicates_merge_and_other_runs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="firf scores differ"):
         script.merge([runs["first"], tampered])
 
+    # a run made before a variant was renamed reads under the new names, pairs included
+    renamed = script.merge(
+        [script.rename(runs["first"], {"firf": "firf_split", "late_fusion": "firf"})]
+    )
+    assert list(renamed["models"]) == ["firf", "firf_split"]
+    assert renamed["paired"]["firf-firf_split"]["inter_mae"]["mean"] == pytest.approx(
+        -runs["first"]["paired"]["firf-late_fusion"]["inter_mae"]["mean"]
+    )
+    assert "read with firf as firf_split" in renamed["command"]
+
 
 def test_cached_replicates_are_keyed_by_the_package_source(tmp_path, monkeypatch):
     """``bench --ray`` reads finished replicates back from its cache; after an edit to the model
