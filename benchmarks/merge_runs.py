@@ -3,8 +3,9 @@
 python benchmarks/merge_runs.py runs/scarce.json runs/scarce_ablations.json --out runs/merged.json
 
 Why: a run trains every model it names on every replicate, so adding an ablation to a
-finished table would retrain FIRF. Replicates are deterministic (a (data seed, init seed) pair
-at one thread gives the same numbers to the last digit), so a later run of only the new
+finished table would retrain FIRF. Replicates are deterministic in one environment (a (data
+seed, init seed) pair at one thread gives the same numbers to the last digit; a fresh
+environment moved means by about 0.001 on 2026-12-02), so a later run of only the new
 models pairs with the earlier FIRF. This merges them and recomputes the means and the paired
 differences. It refuses runs that are not the same replicates: track, split, steps,
 generator hash, replicate count and every replicate's linear ceilings (which depend only on
