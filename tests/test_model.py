@@ -178,8 +178,9 @@ def test_loading_refuses_mismatched_or_missing_checkpoints(tmp_path):
     config_path = tmp_path / "firf" / "config.json"
     config = json.loads(config_path.read_text())
     config_path.write_text(json.dumps({**config, "d_model": 32}))
-    with pytest.raises(InputError, match="does not match"):
+    with pytest.raises(InputError, match="does not match") as refusal:
         load_model(tmp_path / "firf")
+    assert "split_summaries" not in str(refusal.value)  # no hint for another layout
 
     # a checkpoint from before P = H - S carries per-modality heterogeneity encoders
     build("firf").save_pretrained(tmp_path / "old")

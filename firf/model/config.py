@@ -6,6 +6,7 @@ Every field is JSON-able so ``save_pretrained`` / ``from_pretrained`` round-trip
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
@@ -131,8 +132,9 @@ class HubModelMixin(PyTorchModelHubMixin):
     tensors at their random init) and prints to stdout, which would corrupt ``--json`` output.
     """
 
-    # Parameter-name prefix of a module a model no longer has -> why such a checkpoint no
-    # longer loads; a refusal that meets the prefix says so.
+    # Regular expression for the loader's error on a checkpoint of a retired layout -> why such
+    # a checkpoint no longer loads; a refusal whose error matches says so. Patterns name the
+    # layout exactly, so an unrelated mismatch (another width, say) gets no wrong hint.
     retired_weights: dict[str, str] = {}
 
     @classmethod
@@ -171,7 +173,9 @@ class HubModelMixin(PyTorchModelHubMixin):
             safetensors.torch.load_model(model, str(weights), strict=True, device=map_location)
         except RuntimeError as error:
             hint = "".join(
-                f" {why}" for prefix, why in cls.retired_weights.items() if prefix in str(error)
+                f" {why}"
+                for pattern, why in cls.retired_weights.items()
+                if re.search(pattern, str(error))
             )
             raise InputError(
                 f"{weights} does not match its config.json (wrong or damaged checkpoint):"

@@ -58,10 +58,13 @@ class FIRF(
     """Missing-modality-robust sentiment model. ``model(batch)`` -> ModelOutput."""
 
     retired_weights = {
-        "heterogeneity.": "It was saved by a FIRF older than the heterogeneous factor P = H - S"
+        r"heterogeneity\.": "It was saved by a FIRF older than the heterogeneous factor P = H - S"
         " (it has per-modality heterogeneity encoders): retrain it with this version, or load"
         " it with the version that trained it.",
-        "summary_embedding": "It was saved by a FIRF that fused s and p in separate summary"
+        # six summary rows of width d in the weights where this model has three of width d
+        r"summary_embedding: copying a param with shape torch\.Size\(\[6, (\d+)\]\) from"
+        r" checkpoint, the shape in current model is torch\.Size\(\[3, \1\]\)": "It was"
+        " saved by a FIRF that fused s and p in separate summary"
         ' slots (before 2026-12-02): add "split_summaries": true to its config.json.',
     }
 
