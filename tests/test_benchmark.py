@@ -12,11 +12,13 @@ import pytest
 import torch
 
 from firf.benchmark.linear import LinearCeilings, pooled_dataset
+from firf.benchmark.probes import closeness, factor_summaries, probe_factors
 from firf.benchmark.protocol import PROTOCOLS, interval
 from firf.benchmark.tracks import get_track
 from firf.cli import bench
 from firf.evaluate import predict_scores
 from firf.missing import keep_modalities
+from firf.modalities import MODALITIES
 from firf.model import build_model
 from firf.train import FixedBudget, train_fixed, warmup_cosine
 
@@ -113,6 +115,25 @@ def test_pattern_oracle_beats_mean_filling_when_modalities_are_lost(tiny_synthet
     preds = ceilings.predict(x, present)
     errors = {k: np.abs(p - test.labels).mean() for k, p in preds.items()}
     assert errors["pattern_oracle"] < errors["ridge"]
+
+
+def test_slot_closeness_scores_what_fusion_reads_in_both_layouts(tiny_synthetic):
+    """Per-factor closeness compares different targets with and without FCF; the slot's does
+    not: it is the summed recovery against the summed real factors in both."""
+    test = tiny_synthetic["test"]
+    dims = {m: test.dims[m] for m in MODALITIES}
+    torch.manual_seed(0)
+    plain = probe_factors(build_model("firf_no_fcf", dims, d_model=16), test)["text"]
+    assert plain["rec_slot_closeness"] == pytest.approx(plain["rec_s_closeness"])
+    model = build_model("firf", dims, d_model=16)
+    factored = probe_factors(model, test)["text"]
+    summaries = factor_summaries(model, test)
+    slot = summaries["rec_s"][:, 0] + summaries["rec_p"][:, 0]
+    real = summaries["s"][:, 0] + summaries["p"][:, 0]
+    assert factored["rec_slot_closeness"] == pytest.approx(closeness(slot, real))
+    assert factored["rec_s_closeness"] == pytest.approx(
+        closeness(summaries["rec_s"][:, 0], summaries["s"][:, 0])
+    )
 
 
 def test_report_script_writes_one_section_per_track(tmp_path):

@@ -5,7 +5,11 @@ read by a ridge fitted on one half of the clips and scored (R^2) on the other ha
 label, the shared sentiment latent s_c and the modality's private latent s_m. A working
 factorization puts s_c in s, s_m in p and nothing about sentiment in n.
 Reconstruction closeness: R^2 of each leave-one-out reconstructed summary against the summary
-computed from the real modality (1 = identical, 0 = no better than the mean summary).
+computed from the real modality (1 = identical, 0 = no better than the mean summary). The
+per-factor closeness of two models is not comparable when their factors differ (FIRF's s holds
+the shared content, which the other modalities predict well; without FCF, s is all of H_m).
+``rec_slot_closeness`` compares what fusion reads in both: the summed fusion factors, recovered
+against real.
 """
 
 from __future__ import annotations
@@ -65,10 +69,15 @@ def probe_factors(model, dataset: FeatureDataset) -> dict[str, dict[str, float]]
             row[f"{key}_label_r2"] = held_out_r2(x, label)
             row[f"{key}_shared_r2"] = held_out_r2(x, shared)
             row[f"{key}_private_r2"] = held_out_r2(x, private)
-        for factor in ("s", "p"):
-            if f"rec_{factor}" in summaries:
-                row[f"rec_{factor}_closeness"] = closeness(
-                    summaries[f"rec_{factor}"][:, i], summaries[factor][:, i]
-                )
+        recovered = [f for f in ("s", "p") if f"rec_{f}" in summaries]
+        for factor in recovered:
+            row[f"rec_{factor}_closeness"] = closeness(
+                summaries[f"rec_{factor}"][:, i], summaries[factor][:, i]
+            )
+        if recovered:
+            row["rec_slot_closeness"] = closeness(
+                sum(summaries[f"rec_{f}"][:, i] for f in recovered),
+                sum(summaries[f][:, i] for f in recovered),
+            )
         out[m] = row
     return out
