@@ -203,6 +203,18 @@ def test_loading_refuses_mismatched_or_missing_checkpoints(tmp_path):
     config_path.write_text(json.dumps({**config, "split_summaries": True}))
     assert load_model(tmp_path / "split").summary_slots == 2
 
+    # a checkpoint from before the summary score (the bundled one): same, with its own line
+    build("firf_no_summary_score").save_pretrained(tmp_path / "plain")
+    config_path = tmp_path / "plain" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["summary_score"]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(InputError, match='add "summary_score": false') as refusal:
+        load_model(tmp_path / "plain")
+    assert "split_summaries" not in str(refusal.value)
+    config_path.write_text(json.dumps({**config, "summary_score": False}))
+    assert not hasattr(load_model(tmp_path / "plain"), "summary_score_head")
+
     with pytest.raises(InputError, match="no model at"):
         load_model(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()

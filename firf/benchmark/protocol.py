@@ -43,6 +43,7 @@ FULL_MODELS = (
     "firf_no_noise",
     "firf_twoway",
     "firf_split",
+    "firf_no_summary_score",
 )
 RATES = tuple(round(0.1 * i, 1) for i in range(10))  # 0.0-0.9; at 1.0 nothing is left
 INCOMPLETE = tuple(s for s in SUBSETS if s != "tav")

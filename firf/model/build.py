@@ -29,7 +29,10 @@ VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
     "firf_no_dcsd": (FIRF, {}, {"lambda_kd": 0.0}),
     "firf_no_rec_no_dcsd": (FIRF, {"use_reconstruction": False}, {"lambda_kd": 0.0}),
     "firf_twoway": (FIRF, {}, {"kd_bidirectional": True}),
-    "firf_split": (FIRF, {"split_summaries": True}, {}),  # FIRF's fusion before 2026-12-02
+    "firf_no_summary_score": (FIRF, {"summary_score": False}, {}),
+    # FIRF's fusion before 2026-12-02: s and p in slots of their own, no summary score (the
+    # bundled demo checkpoint's layout)
+    "firf_split": (FIRF, {"split_summaries": True, "summary_score": False}, {}),
 }
 MODEL_NAMES = tuple(VARIANTS)
 CONFIGS: dict[type[nn.Module], type] = {

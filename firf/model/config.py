@@ -102,6 +102,11 @@ class FIRFConfig(ModelConfig):
     # of FIRF before 2026-12-02 (the bundled demo checkpoint has it; docs/method.md says why
     # it changed).
     split_summaries: bool = False
+    # A linear score read straight from the summary slots (each modality's pooled H_m, or its
+    # recovery), added to the fused score before bounding: on few labels the fusion readout
+    # loses label information a linear readout of the same summaries keeps. False: FIRF before
+    # 2026-12-02 session 18 (the bundled demo checkpoint; docs/method.md, "A linear score").
+    summary_score: bool = True
     model_type: str = "firf"
 
     def __post_init__(self) -> None:

@@ -66,6 +66,9 @@ class FIRF(
         r" checkpoint, the shape in current model is torch\.Size\(\[3, \1\]\)": "It was"
         " saved by a FIRF that fused s and p in separate summary"
         ' slots (before 2026-12-02): add "split_summaries": true to its config.json.',
+        r'Missing key\(s\) in state_dict: .*"summary_score_head\.': "It was saved by a FIRF"
+        " without the linear summary score (before 2026-12-02, session 18): add"
+        ' "summary_score": false to its config.json.',
     }
 
     def __init__(self, config: FIRFConfig):
@@ -121,6 +124,11 @@ class FIRF(
             nn.Linear((1 + n_summaries) * d, d), nn.GELU(), nn.Dropout(c.dropout), nn.LayerNorm(d)
         )
         self.score_head = nn.Linear(d, 1)
+        # A linear score on the summary slots as they enter fusion, added to the fused score:
+        # with few labels the readout above loses label information a linear readout of the
+        # same summaries keeps (docs/method.md, "A linear score from the summaries").
+        if c.summary_score:
+            self.summary_score_head = nn.Linear(n_summaries * d, 1)
         self.dist_head = nn.Linear(d, c.n_bins)
         # Per-modality heads on the modality's own summaries, trained by the ``uni`` loss and
         # read when a single modality is present (``blend_single_modality``).
@@ -183,7 +191,10 @@ class FIRF(
         n_summaries = summary_tokens.shape[1]
         fused = self.readout(torch.cat([mixed[:, 0], mixed[:, -n_summaries:].flatten(1)], dim=1))
 
-        fused_score = bounded(self.score_head(fused).squeeze(-1), self.config.score_range)
+        logit = self.score_head(fused).squeeze(-1)
+        if self.config.summary_score:
+            logit = logit + self.summary_score_head(summary_tokens.flatten(1)).squeeze(-1)
+        fused_score = bounded(logit, self.config.score_range)
         unimodal = torch.stack([self.unimodal_score(own, i) for i in range(len(MODALITIES))], 1)
         score = blend_single_modality(fused_score, unimodal, present)
         output = ModelOutput(score=score, logits=self.dist_head(fused), fused=fused)
