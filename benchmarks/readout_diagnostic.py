@@ -30,12 +30,10 @@ from sklearn.linear_model import RidgeCV
 
 from firf.benchmark.linear import ALPHAS, pooled_dataset
 from firf.benchmark.probes import factor_summaries
-from firf.benchmark.protocol import PROTOCOLS, replicate_datasets, replicate_seeds
+from firf.benchmark.protocol import PROTOCOLS, replicate_datasets, replicate_seeds, train_model
 from firf.benchmark.tracks import get_track
 from firf.data.dataset import FeatureDataset, make_loader
 from firf.evaluate import predict_scores
-from firf.model import build_model
-from firf.train import FixedBudget, train_fixed
 
 
 def mae(prediction: np.ndarray, label: np.ndarray) -> float:
@@ -52,7 +50,11 @@ def fused_vectors(model, dataset: FeatureDataset) -> np.ndarray:
 def representations(model, dataset: FeatureDataset) -> dict[str, np.ndarray]:
     summaries = factor_summaries(model, dataset)
     slot = sum(summaries[f] for f in model.fusion_factors)  # (N, 3, D): what fusion reads
-    return {"summaries": slot.reshape(len(slot), -1), "fused": fused_vectors(model, dataset)}
+    return {
+        "frames": pooled_dataset(dataset)[0],
+        "summaries": slot.reshape(len(slot), -1),
+        "fused": fused_vectors(model, dataset),
+    }
 
 
 def readout_gaps(model, datasets: dict[str, FeatureDataset]) -> dict[str, float]:
@@ -62,14 +64,9 @@ def readout_gaps(model, datasets: dict[str, FeatureDataset]) -> dict[str, float]
     second = FeatureDataset(test.samples[half:], test.dims)
     y_train, y_first, y_second = train.labels, first.labels, second.labels
     out = {"model_score": mae(predict_scores(model, second), y_second)}
-    features = {
-        "frames": [pooled_dataset(d)[0] for d in (train, first, second)],
-        **{
-            name: [representations(model, d)[name] for d in (train, first, second)]
-            for name in ("summaries", "fused")
-        },
-    }
-    for name, (x_train, x_first, x_second) in features.items():
+    splits = [representations(model, d) for d in (train, first, second)]  # each read once
+    for name in splits[0]:
+        x_train, x_first, x_second = (split[name] for split in splits)
         ridge = RidgeCV(alphas=ALPHAS).fit(x_train, y_train)
         probe = RidgeCV(alphas=ALPHAS).fit(x_first, y_first)
         out[f"ridge_on_{name}"] = mae(ridge.predict(x_second), y_second)
@@ -91,11 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         data_seed, init_seed = replicate_seeds(index)
         datasets = replicate_datasets(track, data_seed, quick=False)
-        torch.manual_seed(init_seed)
-        model = build_model(args.model, datasets["train"].dims)
         steps = args.steps or protocol.steps
-        budget = FixedBudget(steps=steps, seed=init_seed, missing=track.missing)
-        train_fixed(model, datasets, budget)
+        model = train_model(args.model, datasets, track, init_seed, steps)
         row = {"track": args.track, "model": args.model, "replicate": index, "steps": steps}
         row |= readout_gaps(model, datasets)
         row["seconds"] = round(time.perf_counter() - start)

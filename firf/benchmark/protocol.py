@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -124,6 +124,23 @@ def replicate_datasets(track: Track, data_seed: int, quick: bool) -> dict[str, F
     return datasets
 
 
+def train_model(
+    name: str,
+    datasets: dict[str, FeatureDataset],
+    track: Track,
+    init_seed: int,
+    steps: int,
+    device: str | None = None,
+):
+    """Model ``name`` trained on one replicate's data under the fixed budget, as every model of
+    a replicate is: same init seed, same schedule, the track's damage of labelled views."""
+    torch.manual_seed(init_seed)
+    model = build_model(name, datasets["train"].dims)
+    budget = FixedBudget(steps=steps, seed=init_seed, missing=track.missing, device=device)
+    train_fixed(model, datasets, budget)
+    return model
+
+
 def run_replicate(
     track: Track,
     index: int,
@@ -137,18 +154,10 @@ def run_replicate(
     """Train every model on replicate ``index`` of ``track``; score on ``split``."""
     data_seed, init_seed = replicate_seeds(index)
     datasets = replicate_datasets(track, data_seed, quick)
-    budget = FixedBudget(
-        steps=protocol.steps,
-        seed=init_seed,
-        missing=track.missing,
-        device=device,
-    )
     result = {"models": {}, "probes": {}}
     for name in models:
         start = time.perf_counter()
-        torch.manual_seed(init_seed)
-        model = build_model(name, datasets["train"].dims)
-        train_fixed(model, datasets, replace(budget))
+        model = train_model(name, datasets, track, init_seed, protocol.steps, device)
         result["models"][name] = score_model(model, datasets[split])
         if hasattr(model, "factorize"):  # FIRF and its variants
             probe_set = FeatureDataset(
