@@ -12,7 +12,12 @@ import pytest
 import torch
 
 from firf.benchmark.linear import LinearCeilings, pooled_dataset
-from firf.benchmark.probes import closeness, factor_summaries, probe_factors
+from firf.benchmark.probes import (
+    closeness,
+    factor_summaries,
+    linear_recovery_closeness,
+    probe_factors,
+)
 from firf.benchmark.protocol import PROTOCOLS, interval
 from firf.benchmark.tracks import get_track
 from firf.cli import bench
@@ -134,6 +139,19 @@ def test_slot_closeness_scores_what_fusion_reads_in_both_layouts(tiny_synthetic)
     assert factored["rec_s_closeness"] == pytest.approx(
         closeness(summaries["rec_s"][:, 0], summaries["s"][:, 0])
     )
+
+
+def test_linear_recovery_closeness_tells_recoverable_from_private_slots():
+    """The ceiling a slot's recovery is read against: near 1 where the other modalities
+    expose the slot linearly, near 0 where it is private to its modality."""
+    rng = np.random.default_rng(0)
+    sources = rng.normal(size=(2000, 8))
+    exposed = sources @ rng.normal(size=(8, 4))
+    private = rng.normal(size=(2000, 4))
+    assert linear_recovery_closeness(sources, exposed) > 0.99
+    assert abs(linear_recovery_closeness(sources, private)) < 0.05
+    half = linear_recovery_closeness(sources, exposed + private * exposed.std() / private.std())
+    assert 0.4 < half < 0.6
 
 
 def test_report_script_writes_one_section_per_track(tmp_path):

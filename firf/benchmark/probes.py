@@ -9,7 +9,9 @@ computed from the real modality (1 = identical, 0 = no better than the mean summ
 per-factor closeness of two models is not comparable when their factors differ (FIRF's s holds
 the shared content, which the other modalities predict well; without FCF, s is all of H_m).
 ``rec_slot_closeness`` compares what fusion reads in both: the summed fusion factors, recovered
-against real.
+against real. ``rec_slot_linear`` is the closeness a ridge from the other two modalities' real
+slots reaches on held-out clips: how much of the slot the other modalities expose linearly, so
+a low ``rec_slot_closeness`` can be told apart from a slot that is mostly unrecoverable.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ def closeness(recovered: np.ndarray, real: np.ndarray) -> float:
     return float(1.0 - residual / spread)
 
 
+def linear_recovery_closeness(sources: np.ndarray, target: np.ndarray) -> float:
+    """``closeness`` on the second half of the clips of a ridge from ``sources`` (N, F) to
+    ``target`` (N, D) fitted on the first half."""
+    half = len(sources) // 2
+    ridge = RidgeCV(alphas=ALPHAS).fit(sources[:half], target[:half])
+    return closeness(ridge.predict(sources[half:]), target[half:])
+
+
 def probe_factors(model, dataset: FeatureDataset) -> dict[str, dict[str, float]]:
     """Per modality: label / shared / private R^2 of each factor, and reconstruction closeness."""
     summaries = factor_summaries(model, dataset)
@@ -75,9 +85,13 @@ def probe_factors(model, dataset: FeatureDataset) -> dict[str, dict[str, float]]
                 summaries[f"rec_{factor}"][:, i], summaries[factor][:, i]
             )
         if recovered:
+            slots = sum(summaries[f] for f in recovered)  # (N, 3, D): what fusion reads
             row["rec_slot_closeness"] = closeness(
-                sum(summaries[f"rec_{f}"][:, i] for f in recovered),
-                sum(summaries[f][:, i] for f in recovered),
+                sum(summaries[f"rec_{f}"][:, i] for f in recovered), slots[:, i]
+            )
+            others = [j for j in range(len(MODALITIES)) if j != i]
+            row["rec_slot_linear"] = linear_recovery_closeness(
+                slots[:, others].reshape(len(slots), -1), slots[:, i]
             )
         out[m] = row
     return out
