@@ -16,6 +16,11 @@ benchmark's protocol and scores, on complete clips of the second half of the tes
 Where ``ridge_on_summaries`` beats ``model_score``, the readout trained on few labels is the
 bottleneck; where ``probe_on_summaries`` is far from ``probe_on_frames``, the representation
 lost label information.
+
+For a model that recovers missing modalities, each row also holds, per modality on the test
+split, ``rec_slot_closeness`` (its recovered slot against the real one) next to
+``rec_slot_linear`` (what a ridge from the other modalities' real slots reaches): whether a
+poorly recovered slot is the recovery's fault or mostly content private to the modality.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import torch
 from sklearn.linear_model import RidgeCV
 
 from firf.benchmark.linear import ALPHAS, pooled_dataset
-from firf.benchmark.probes import factor_summaries
+from firf.benchmark.probes import factor_summaries, probe_factors
 from firf.benchmark.protocol import PROTOCOLS, replicate_datasets, replicate_seeds, train_model
 from firf.benchmark.tracks import get_track
 from firf.data.dataset import FeatureDataset, make_loader
@@ -92,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         model = train_model(args.model, datasets, track, init_seed, steps)
         row = {"track": args.track, "model": args.model, "replicate": index, "steps": steps}
         row |= readout_gaps(model, datasets)
+        for modality, probes in probe_factors(model, datasets["test"]).items():
+            for key in ("rec_slot_closeness", "rec_slot_linear"):
+                if key in probes:
+                    row[f"{key}_{modality}"] = round(probes[key], 4)
         row["seconds"] = round(time.perf_counter() - start)
         print(json.dumps(row), flush=True)
     return 0
