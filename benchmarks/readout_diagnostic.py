@@ -34,7 +34,7 @@ import torch
 from sklearn.linear_model import RidgeCV
 
 from firf.benchmark.linear import ALPHAS, pooled_dataset
-from firf.benchmark.probes import factor_summaries, probe_factors
+from firf.benchmark.probes import factor_summaries, recovery_probes
 from firf.benchmark.protocol import PROTOCOLS, replicate_datasets, replicate_seeds, train_model
 from firf.benchmark.tracks import get_track
 from firf.data.dataset import FeatureDataset, make_loader
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         model = train_model(args.model, datasets, track, init_seed, steps)
         row = {"track": args.track, "model": args.model, "replicate": index, "steps": steps}
         row |= readout_gaps(model, datasets)
-        for modality, probes in probe_factors(model, datasets["test"]).items():
+        recovery = recovery_probes(factor_summaries(model, datasets["test"]))
+        for modality, probes in recovery.items():
             for key in ("rec_slot_closeness", "rec_slot_linear"):
                 if key in probes:
                     row[f"{key}_{modality}"] = round(probes[key], 4)

@@ -68,6 +68,7 @@ def probe_factors(model, dataset: FeatureDataset) -> dict[str, dict[str, float]]
     label = dataset.labels
     latents = np.stack([s["latents"] for s in dataset.samples])
     shared = latents[:, LATENTS.index("shared")]
+    recovery = recovery_probes(summaries)
     out = {}
     for i, m in enumerate(MODALITIES):
         private = latents[:, LATENTS.index(m)]
@@ -79,7 +80,18 @@ def probe_factors(model, dataset: FeatureDataset) -> dict[str, dict[str, float]]
             row[f"{key}_label_r2"] = held_out_r2(x, label)
             row[f"{key}_shared_r2"] = held_out_r2(x, shared)
             row[f"{key}_private_r2"] = held_out_r2(x, private)
-        recovered = [f for f in ("s", "p") if f"rec_{f}" in summaries]
+        out[m] = row | recovery[m]
+    return out
+
+
+def recovery_probes(summaries: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per modality: closeness of each recovered factor and of the recovered slot, and the
+    slot's linear ceiling (``rec_slot_linear``); empty rows for a model that recovers nothing.
+    Needs no labels or latents, so a diagnostic can read it alone."""
+    recovered = [f for f in ("s", "p") if f"rec_{f}" in summaries]
+    out = {}
+    for i, m in enumerate(MODALITIES):
+        row = {}
         for factor in recovered:
             row[f"rec_{factor}_closeness"] = closeness(
                 summaries[f"rec_{factor}"][:, i], summaries[factor][:, i]
