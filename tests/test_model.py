@@ -215,6 +215,18 @@ def test_loading_refuses_mismatched_or_missing_checkpoints(tmp_path):
     config_path.write_text(json.dumps({**config, "summary_score": False}))
     assert not hasattr(load_model(tmp_path / "plain"), "summary_score_head")
 
+    # a checkpoint whose recovery read the others' s alone (the bundled one): its own line
+    build("firf", recover_from_s=True).save_pretrained(tmp_path / "s_only")
+    config_path = tmp_path / "s_only" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["recover_from_s"]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(InputError, match='add "recover_from_s": true') as refusal:
+        load_model(tmp_path / "s_only")
+    assert "summary_score" not in str(refusal.value)
+    config_path.write_text(json.dumps({**config, "recover_from_s": True}))
+    assert load_model(tmp_path / "s_only").recovery_reads == ("s",)
+
     with pytest.raises(InputError, match="no model at"):
         load_model(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()

@@ -31,7 +31,7 @@ VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
     "firf_twoway": (FIRF, {}, {"kd_bidirectional": True}),
     "firf_no_summary_score": (FIRF, {"summary_score": False}, {}),
     # FIRF's fusion before 2026-12-02: s and p in slots of their own, no summary score (the
-    # bundled demo checkpoint's layout)
+    # bundled demo checkpoint's fusion; its recovery also reads s alone, ``recover_from_s``)
     "firf_split": (FIRF, {"split_summaries": True, "summary_score": False}, {}),
 }
 MODEL_NAMES = tuple(VARIANTS)

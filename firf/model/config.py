@@ -107,6 +107,10 @@ class FIRFConfig(ModelConfig):
     # loses label information a linear readout of the same summaries keeps. False: FIRF before
     # 2026-12-02 session 18 (the bundled demo checkpoint; docs/method.md, "A linear score").
     summary_score: bool = True
+    # True: each recovery generator reads only the other modalities' s, not s and p, as FIRF
+    # did before 2026-12-02 session 20 (the bundled demo checkpoint; docs/method.md, "Recovery
+    # reads s and p"). Without FCF there is only s either way.
+    recover_from_s: bool = False
     model_type: str = "firf"
 
     def __post_init__(self) -> None:

@@ -9,8 +9,8 @@ A batch flows through five steps, in the order of this file:
    a noisy part N_m is read from the frames' deviations from their clip's mean, so it cannot
    hold anything constant over the clip, and is excluded from fusion;
 3. reconstruction of missing semantics: each modality's summaries (pooled s_m, p_m) are also
-   recovered from the *other* present modalities' s (knowing which are present), and stand in
-   for the modality's own summaries where it is wholly missing;
+   recovered from the *other* present modalities' s and p (knowing which are present), and
+   stand in for the modality's own summaries where it is wholly missing;
 4. fusion: a Transformer over [CLS] + observed tokens + per-modality summaries; the fused
    [CLS] and summaries are read out into one vector -> a bounded score and a distribution over
    sentiment bins; with one modality present, the score is averaged with that modality's own
@@ -69,6 +69,11 @@ class FIRF(
         r'Missing key\(s\) in state_dict: .*"summary_score_head\.': "It was saved by a FIRF"
         " without the linear summary score (before 2026-12-02, session 18): add"
         ' "summary_score": false to its config.json.',
+        # generators of the same width that read fewer inputs: the others' s alone
+        r"recover_from\.text\.0\.weight: copying a param with shape torch\.Size\(\[(\d+), \d+\]\)"
+        r" from checkpoint, the shape in current model is torch\.Size\(\[\1, \d+\]\)": "It"
+        " was saved by a FIRF whose recovery read only the other modalities' s (before"
+        ' 2026-12-02, session 20): add "recover_from_s": true to its config.json.',
     }
 
     def __init__(self, config: FIRFConfig):
@@ -100,10 +105,11 @@ class FIRF(
             self.decoders = nn.ModuleDict({m: mlp(n_factors * d, d, d) for m in MODALITIES})
 
         # 3. Reconstruction: one generator per modality sees the other modalities' pooled s
-        # and which of them are present, and emits that modality's s (and p). Learned priors
-        # stand in when no other modality is there.
+        # and p and which of them are present, and emits that modality's s (and p). Learned
+        # priors stand in when no other modality is there.
         if c.use_reconstruction:
-            n_in = len(MODALITIES) * (d + 1)
+            self.recovery_reads = ("s",) if c.recover_from_s else self.fusion_factors
+            n_in = len(MODALITIES) * (len(self.recovery_reads) * d + 1)
             n_out = len(self.fusion_factors) * d
             self.recover_from = nn.ModuleDict({m: mlp(n_in, d, n_out) for m in MODALITIES})
             self.prior = nn.Parameter(torch.zeros(len(MODALITIES), n_out))
@@ -246,10 +252,11 @@ class FIRF(
         others = 1 - torch.eye(len(MODALITIES), device=present.device)
         sources = present.unsqueeze(1) * others  # (B, target, source)
         has_source = sources.sum(-1) > 0  # (B, target)
+        summaries = torch.cat([own[name] for name in self.recovery_reads], dim=-1)
         generated = []
         for i, m in enumerate(MODALITIES):
-            visible_s = (sources[:, i].unsqueeze(-1) * own["s"]).flatten(1)
-            generated.append(self.recover_from[m](torch.cat([visible_s, sources[:, i]], dim=1)))
+            visible = (sources[:, i].unsqueeze(-1) * summaries).flatten(1)
+            generated.append(self.recover_from[m](torch.cat([visible, sources[:, i]], dim=1)))
         found = torch.where(has_source.unsqueeze(-1), torch.stack(generated, dim=1), self.prior)
         parts = found.chunk(len(self.fusion_factors), dim=-1)
         return dict(zip(self.fusion_factors, parts, strict=True)), has_source
