@@ -14,6 +14,8 @@ the data) must agree; a model that appears in both runs must have the same score
 `--rename OLD=NEW` renames a model in every run first (also with a single run), for a run made
 before a variant took another name: e.g. `--rename firf=firf_split --rename firf_sum=firf` for
 the runs of 2026-12-02, when the one-slot fusion screened as `firf_sum` became `firf`.
+`--rename-in RUN.json:OLD=NEW` renames in that run only, to pair a new `firf` with an older
+run's: `--rename-in old.json:firf=firf_recover_s`.
 """
 
 from __future__ import annotations
@@ -88,14 +90,35 @@ def parse_renames(pairs: list[str]) -> dict[str, str]:
     return names
 
 
+def parse_renames_in(items: list[str]) -> dict[Path, dict[str, str]]:
+    """``RUN.json:OLD=NEW`` items -> run path -> its own renames."""
+    per_run: dict[Path, list[str]] = {}
+    for item in items:
+        path, _, pair = item.rpartition(":")
+        if not path:
+            raise SystemExit(f"--rename-in takes RUN.json:OLD=NEW, got {item!r}")
+        per_run.setdefault(Path(path), []).append(pair)
+    return {path: parse_renames(pairs) for path, pairs in per_run.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
+    parser.add_argument("--rename-in", action="append", default=[], metavar="RUN.json:OLD=NEW")
     args = parser.parse_args()
     names = parse_renames(args.rename)
-    merged = merge([rename(json.loads(path.read_text()), names) for path in args.runs])
+    per_run = parse_renames_in(args.rename_in)
+    unknown = sorted(str(path) for path in set(per_run) - set(args.runs))
+    if unknown:
+        raise SystemExit(f"--rename-in names runs not given: {', '.join(unknown)}")
+    merged = merge(
+        [
+            rename(json.loads(path.read_text()), {**names, **per_run.get(path, {})})
+            for path in args.runs
+        ]
+    )
     args.out.write_text(json.dumps(merged, indent=2))
     print(f"wrote {args.out}: models {', '.join(merged['models'])}")
 

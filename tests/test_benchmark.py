@@ -226,6 +226,11 @@ def test_runs_of_the_same_replicates_merge_and_other_runs_are_refused(tmp_path):
         -runs["first"]["paired"]["firf-late_fusion"]["inter_mae"]["mean"]
     )
     assert "read with firf as firf_split" in renamed["command"]
+    assert script.parse_renames_in(["runs/a.json:firf=firf_old", "runs/a.json:x=y"]) == {
+        Path("runs/a.json"): {"firf": "firf_old", "x": "y"}
+    }
+    with pytest.raises(SystemExit, match="RUN.json:OLD=NEW"):
+        script.parse_renames_in(["firf=firf_old"])
 
 
 def test_cached_replicates_are_keyed_by_the_package_source(tmp_path, monkeypatch):
