@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,45 +194,43 @@ def test_loading_refuses_mismatched_or_missing_checkpoints(tmp_path):
 
     # a checkpoint from before one-slot summaries: its config.json has no split_summaries, and
     # the refusal says which line to add; with it, the same weights load
-    build("firf_split").save_pretrained(tmp_path / "split")
-    config_path = tmp_path / "split" / "config.json"
-    config = json.loads(config_path.read_text())
-    del config["split_summaries"]
-    config_path.write_text(json.dumps(config))
-    with pytest.raises(InputError, match='add "split_summaries": true'):
-        load_model(tmp_path / "split")
-    config_path.write_text(json.dumps({**config, "split_summaries": True}))
-    assert load_model(tmp_path / "split").summary_slots == 2
+    _, split = refused_then_loaded(tmp_path / "split", build("firf_split"), "split_summaries", True)
+    assert split.summary_slots == 2
 
     # a checkpoint from before the summary score (the bundled one): same, with its own line
-    build("firf_no_summary_score").save_pretrained(tmp_path / "plain")
-    config_path = tmp_path / "plain" / "config.json"
-    config = json.loads(config_path.read_text())
-    del config["summary_score"]
-    config_path.write_text(json.dumps(config))
-    with pytest.raises(InputError, match='add "summary_score": false') as refusal:
-        load_model(tmp_path / "plain")
-    assert "split_summaries" not in str(refusal.value)
-    config_path.write_text(json.dumps({**config, "summary_score": False}))
-    assert not hasattr(load_model(tmp_path / "plain"), "summary_score_head")
+    refusal, plain = refused_then_loaded(
+        tmp_path / "plain", build("firf_no_summary_score"), "summary_score", False
+    )
+    assert "split_summaries" not in refusal
+    assert not hasattr(plain, "summary_score_head")
 
     # a checkpoint whose recovery read the others' s alone (the bundled one): its own line
-    build("firf", recover_from_s=True).save_pretrained(tmp_path / "s_only")
-    config_path = tmp_path / "s_only" / "config.json"
-    config = json.loads(config_path.read_text())
-    del config["recover_from_s"]
-    config_path.write_text(json.dumps(config))
-    with pytest.raises(InputError, match='add "recover_from_s": true') as refusal:
-        load_model(tmp_path / "s_only")
-    assert "summary_score" not in str(refusal.value)
-    config_path.write_text(json.dumps({**config, "recover_from_s": True}))
-    assert load_model(tmp_path / "s_only").recovery_reads == ("s",)
+    refusal, s_only = refused_then_loaded(
+        tmp_path / "s_only", build("firf", recover_from_s=True), "recover_from_s", True
+    )
+    assert "summary_score" not in refusal
+    assert s_only.recovery_reads == ("s",)
 
     with pytest.raises(InputError, match="no model at"):
         load_model(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="config.json"):
         load_model(tmp_path / "empty")
+
+
+def refused_then_loaded(folder: Path, model, field: str, value) -> tuple[str, torch.nn.Module]:
+    """Save ``model`` with ``field`` left out of its config.json, as a checkpoint saved before
+    the field existed: loading must refuse with the line to add, and load once it is added.
+    Returns the refusal's text and the loaded model."""
+    model.save_pretrained(folder)
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    del config[field]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(InputError, match=f'add "{field}": {json.dumps(value)}') as refusal:
+        load_model(folder)
+    config_path.write_text(json.dumps({**config, field: value}))
+    return str(refusal.value), load_model(folder)
 
 
 @pytest.mark.parametrize(
