@@ -18,7 +18,7 @@ from firf.benchmark.probes import (
     linear_recovery_closeness,
     probe_factors,
 )
-from firf.benchmark.protocol import PROTOCOLS, interval
+from firf.benchmark.protocol import INCOMPLETE, PROTOCOLS, damages, interval, summarize
 from firf.benchmark.tracks import get_track
 from firf.cli import bench
 from firf.evaluate import predict_scores
@@ -110,6 +110,17 @@ def test_interval_is_a_t_interval():
     cell = interval([0.1, 0.3])
     assert cell["mean"] == pytest.approx(0.2)
     assert cell["ci95"][0] == pytest.approx(0.2 - 12.706 * 0.1414 / 1.4142, abs=1e-3)
+
+
+def test_each_incomplete_subset_keeps_its_own_mae_and_f1():
+    """Per-subset rows let a reader see which missing pattern a paired difference comes from."""
+    labels = np.array([-2.0, -1.0, 1.0, 2.0])
+    per_damage = {name: labels.copy() for name in damages()}
+    per_damage["inter/av"] = -labels  # every sign wrong where text is missing
+    row = summarize(per_damage, labels)
+    assert row["inter_av_f1"] == 0.0 and row["inter_av_mae"] == pytest.approx(3.0)
+    assert all(row[f"inter_{s}_f1"] == 1.0 for s in INCOMPLETE if s != "av")
+    assert row["inter_f1"] == pytest.approx(np.mean([row[f"inter_{s}_f1"] for s in INCOMPLETE]))
 
 
 def test_pattern_oracle_beats_mean_filling_when_modalities_are_lost(tiny_synthetic):

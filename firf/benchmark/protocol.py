@@ -85,7 +85,7 @@ def damaged(name: str, value) -> Callable:
 
 
 def summarize(per_damage: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, float]:
-    """intra_* and inter_* means of F1 (non0), MAE and Corr from predictions per damage."""
+    """intra_* and inter_* means of F1 (non0), MAE and Corr, plus inter MAE and F1 per subset."""
     rows = {name: regression_metrics(p, labels) for name, p in per_damage.items()}
     out = {}
     for protocol in ("intra", "inter"):
@@ -95,6 +95,7 @@ def summarize(per_damage: dict[str, np.ndarray], labels: np.ndarray) -> dict[str
         out[f"{protocol}_corr"] = float(np.mean([r["corr"] for r in chosen]))
     for subset in INCOMPLETE:
         out[f"inter_{subset}_mae"] = rows[f"inter/{subset}"]["mae"]
+        out[f"inter_{subset}_f1"] = rows[f"inter/{subset}"]["f1_non0"]
     return out
 
 
