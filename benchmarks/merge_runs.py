@@ -32,12 +32,23 @@ PARTS = ("models", "probes")  # what a replicate holds per model
 
 
 def close(a, b, tol: float = 1e-9) -> bool:
-    """Nested equality of scores up to float noise from JSON round trips."""
+    """Nested equality of scores up to float noise from JSON round trips. A dict may hold more
+    keys than the other (a later bench records more metrics); the shared ones must agree."""
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(close(a[k], b[k], tol) for k in a)
+        shared = a.keys() & b.keys()
+        nested = a.keys() <= b.keys() or b.keys() <= a.keys()
+        return nested and bool(shared) and all(close(a[k], b[k], tol) for k in shared)
     if isinstance(a, list):
         return len(a) == len(b) and all(close(x, y, tol) for x, y in zip(a, b, strict=True))
     return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+
+
+def union(a: dict, b: dict) -> dict:
+    """Every metric either copy of the same scores has (they agree where both have one)."""
+    return {
+        k: union(a[k], b[k]) if isinstance(b.get(k), dict) and k in a else b.get(k, a.get(k))
+        for k in {**a, **b}
+    }
 
 
 def merge(runs: list[dict]) -> dict:
@@ -53,11 +64,12 @@ def merge(runs: list[dict]) -> dict:
         for row in rows:
             if not close(row["ceilings"], merged["ceilings"]):
                 raise ValueError(f"replicate {index}: different data (ceilings differ)")
+            merged["ceilings"] = union(merged["ceilings"], row["ceilings"])
             for part in PARTS:
                 for name, value in row[part].items():
                     if name in merged[part] and not close(merged[part][name], value):
                         raise ValueError(f"replicate {index}: {name} scores differ between runs")
-                    merged[part][name] = value
+                    merged[part][name] = union(merged[part].get(name, {}), value)
         if "firf" not in merged["models"]:
             raise ValueError("no run has firf, so there is nothing to pair against")
         # FIRF first, as in a single run, so the report's tables keep their row order.

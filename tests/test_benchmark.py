@@ -228,6 +228,19 @@ def test_runs_of_the_same_replicates_merge_and_other_runs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="firf scores differ"):
         script.merge([runs["first"], tampered])
 
+    # a run from before the bench stored per-subset F1 still pairs, on the metrics both have
+    older = copy.deepcopy(runs["later"])
+    for row in older["raw"]:
+        for part in (row["ceilings"].values(), row["models"].values()):
+            for scores in part:
+                for key in [k for k in scores if k.endswith("_f1") and k.count("_") == 2]:
+                    del scores[key]
+    across = script.merge([runs["first"], older])
+    assert "inter_av_f1" in across["models"]["firf"]
+    assert "inter_av_f1" in across["ceilings"]["pattern_oracle"]
+    assert "inter_av_f1" not in across["paired"]["firf-firf_no_rec"]
+    pairs = across["paired"]["firf-firf_no_rec"]
+    assert pairs == {k: merged["paired"]["firf-firf_no_rec"][k] for k in pairs}
     # a run made before a variant was renamed reads under the new names, pairs included
     renamed = script.merge(
         [script.rename(runs["first"], {"firf": "firf_split", "late_fusion": "firf"})]

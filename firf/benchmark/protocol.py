@@ -188,11 +188,12 @@ def interval(differences: list[float]) -> dict:
 def paired(replicates: list[dict], base: str = "firf") -> dict:
     """``"firf-X"`` -> metric -> mean difference and interval, for every other model X."""
     names = list(replicates[0]["models"])
-    metrics = list(replicates[0]["models"][base])
     out = {}
     for other in names:
         if other == base:
             continue
+        # runs merged across bench versions: pair on the metrics both models were scored on
+        metrics = [m for m in replicates[0]["models"][base] if m in replicates[0]["models"][other]]
         out[f"{base}-{other}"] = {
             metric: interval(
                 [r["models"][base][metric] - r["models"][other][metric] for r in replicates]
