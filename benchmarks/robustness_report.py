@@ -51,6 +51,23 @@ def paired_table(result: dict) -> list[str]:
     return lines
 
 
+def subset_paired_block(result: dict) -> list[str]:
+    """FIRF minus each model, inter F1 per modality subset: where a mean F1 difference comes
+    from. Nothing for runs made before the bench stored per-subset F1."""
+    lines = ["| difference | " + " | ".join(SUBSETS) + " |", "|---|" + "---|" * len(SUBSETS)]
+    for name, cells in result["paired"].items():
+        if f"inter_{SUBSETS[0]}_f1" not in cells:
+            continue
+        text = [
+            f"{c['mean']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
+            for c in (cells[f"inter_{s}_f1"] for s in SUBSETS)
+        ]
+        lines.append(f"| {name} | " + " | ".join(text) + " |")
+    if len(lines) == 2:
+        return []
+    return ["Paired inter F1 by modalities kept (positive favours FIRF):", "", *lines, ""]
+
+
 def ceiling_gap_table(result: dict) -> list[str]:
     """Each model's inter MAE above the per-pattern linear oracle, per modality subset: the room
     a mechanism has left to win. Where a model sits near the oracle, no ablation can show much."""
@@ -119,6 +136,7 @@ def section(result: dict, command: str, png: Path, label: str) -> str:
             "",
             *paired_table(result),
             "",
+            *subset_paired_block(result),
             "Inter MAE above the per-pattern oracle, by modalities kept (the room left to gain):",
             "",
             *ceiling_gap_table(result),

@@ -177,6 +177,7 @@ def test_report_script_writes_one_section_per_track(tmp_path):
     text = markdown.read_text()
     assert text.count("### Track `shift`") == 1 and "other results" in text
     assert "firf-late_fusion" in text and "--track shift --tiny" in text
+    assert "Paired inter F1 by modalities kept" in text
     # the oracle's own distance from itself anchors the table of room left to gain
     assert "| *pattern_oracle* | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 |" in text
     assert (tmp_path / "robustness_shift.png").stat().st_size > 1000
