@@ -123,6 +123,18 @@ def test_each_incomplete_subset_keeps_its_own_mae_and_f1():
     assert row["inter_f1"] == pytest.approx(np.mean([row[f"inter_{s}_f1"] for s in INCOMPLETE]))
 
 
+def test_each_incomplete_subset_says_whether_its_scores_are_shifted_or_shrunk():
+    """Bias and slope tell a model that loses signs by an offset from one that is timid."""
+    labels = np.array([-2.0, -1.0, 1.0, 2.0])
+    per_damage = {name: labels.copy() for name in damages()}
+    per_damage["inter/t"] = labels + 0.5  # shifted up
+    per_damage["inter/a"] = 0.25 * labels  # shrunk toward zero
+    row = summarize(per_damage, labels)
+    assert row["inter_t_bias"] == pytest.approx(0.5) and row["inter_t_slope"] == pytest.approx(1)
+    assert row["inter_a_bias"] == pytest.approx(0) and row["inter_a_slope"] == pytest.approx(0.25)
+    assert row["inter_v_bias"] == pytest.approx(0) and row["inter_v_slope"] == pytest.approx(1)
+
+
 def test_pattern_oracle_beats_mean_filling_when_modalities_are_lost(tiny_synthetic):
     ceilings = LinearCeilings(tiny_synthetic["train"])
     test = tiny_synthetic["test"]

@@ -85,7 +85,9 @@ def damaged(name: str, value) -> Callable:
 
 
 def summarize(per_damage: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, float]:
-    """intra_* and inter_* means of F1 (non0), MAE and Corr, plus inter MAE and F1 per subset."""
+    """intra_* and inter_* means of F1 (non0), MAE and Corr, plus per inter subset its MAE,
+    F1, bias and slope: where a model loses signs, bias (mean of score minus label) and slope
+    (of score on label; below 1 is shrinkage toward zero) say whether it is shifted or timid."""
     rows = {name: regression_metrics(p, labels) for name, p in per_damage.items()}
     out = {}
     for protocol in ("intra", "inter"):
@@ -96,7 +98,17 @@ def summarize(per_damage: dict[str, np.ndarray], labels: np.ndarray) -> dict[str
     for subset in INCOMPLETE:
         out[f"inter_{subset}_mae"] = rows[f"inter/{subset}"]["mae"]
         out[f"inter_{subset}_f1"] = rows[f"inter/{subset}"]["f1_non0"]
+        bias, slope = bias_and_slope(per_damage[f"inter/{subset}"], labels)
+        out[f"inter_{subset}_bias"], out[f"inter_{subset}_slope"] = bias, slope
     return out
+
+
+def bias_and_slope(preds: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean signed error, and the least-squares slope of the scores on the labels."""
+    p, y = np.asarray(preds, dtype=float), np.asarray(labels, dtype=float)
+    spread = float(np.var(y))
+    slope = float(np.mean((p - p.mean()) * (y - y.mean())) / spread) if spread > 0 else 0.0
+    return float(np.mean(p - y)), slope
 
 
 def score_model(model, test: FeatureDataset) -> dict[str, float]:
