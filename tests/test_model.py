@@ -594,3 +594,17 @@ def test_input_statistics_count_observed_frames_only():
         expected = np.maximum(frames.std(0), SCALE_FLOOR * np.median(frames.std(0)))
         np.testing.assert_allclose(encoder.input_scale.numpy(), expected, rtol=1e-4)
     assert model.encoders["vision"].input_scale[0] > 0
+
+
+def test_the_bundled_checkpoint_layout_can_be_trained_again():
+    """`firf train --model firf_split` builds the bundled weights' exact layout, so the model
+    card's command retrains its seed; no other name does."""
+    from firf.weights import BUNDLED_WEIGHTS
+
+    shipped = json.loads((BUNDLED_WEIGHTS / "config.json").read_text())
+    dims = {m: shipped[f"{m}_dim"] for m in MODALITIES}
+    rebuilt = dataclasses.asdict(build_model("firf_split", dims, d_model=shipped["d_model"]).config)
+    architecture = {k: v for k, v in shipped.items() if k != "extractor"}
+    assert {k: rebuilt[k] for k in architecture} == architecture
+    today = dataclasses.asdict(build_model("firf", dims, d_model=shipped["d_model"]).config)
+    assert {k: today[k] for k in architecture} != architecture

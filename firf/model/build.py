@@ -30,9 +30,14 @@ VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
     "firf_no_rec_no_dcsd": (FIRF, {"use_reconstruction": False}, {"lambda_kd": 0.0}),
     "firf_twoway": (FIRF, {}, {"kd_bidirectional": True}),
     "firf_no_summary_score": (FIRF, {"summary_score": False}, {}),
-    # FIRF's fusion before 2026-12-02: s and p in slots of their own, no summary score (the
-    # bundled demo checkpoint's fusion; its recovery also reads s alone, ``recover_from_s``)
-    "firf_split": (FIRF, {"split_summaries": True, "summary_score": False}, {}),
+    # FIRF before 2026-12-02 (sessions 17, 18 and 20 moved on): s and p in slots of their
+    # own, no summary score, a recovery that reads the other modalities' s alone. The bundled
+    # demo checkpoint's layout, so its seed can be retrained (weights/MODEL_CARD.md).
+    "firf_split": (
+        FIRF,
+        {"split_summaries": True, "summary_score": False, "recover_from_s": True},
+        {},
+    ),
 }
 MODEL_NAMES = tuple(VARIANTS)
 CONFIGS: dict[type[nn.Module], type] = {
