@@ -68,6 +68,25 @@ def subset_paired_block(result: dict) -> list[str]:
     return ["Paired inter F1 by modalities kept (positive favours FIRF):", "", *lines, ""]
 
 
+def subset_bias_block(result: dict) -> list[str]:
+    """Each model's bias (mean score minus label) and slope (score on label) per modality
+    subset: whether lost signs come from an offset or from timid scores. Nothing for runs made
+    before the bench stored them."""
+    rows = {
+        **result["models"],
+        **{f"*{k}*": v for k, v in result["ceilings"].items()},
+    }
+    rows = {name: r for name, r in rows.items() if f"inter_{SUBSETS[0]}_bias" in r}
+    if not rows:
+        return []
+    lines = ["| model | " + " | ".join(SUBSETS) + " |", "|---|" + "---|" * len(SUBSETS)]
+    for name, r in rows.items():
+        cells = [f"{r[f'inter_{s}_bias']:+.3f} / {r[f'inter_{s}_slope']:.3f}" for s in SUBSETS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    title = "Bias / slope of the scores by modalities kept (means over replicates; slope 1 is"
+    return [f"{title} unshrunk):", "", *lines, ""]
+
+
 def ceiling_gap_table(result: dict) -> list[str]:
     """Each model's inter MAE above the per-pattern linear oracle, per modality subset: the room
     a mechanism has left to win. Where a model sits near the oracle, no ablation can show much."""
@@ -137,6 +156,7 @@ def section(result: dict, command: str, png: Path, label: str) -> str:
             *paired_table(result),
             "",
             *subset_paired_block(result),
+            *subset_bias_block(result),
             "Inter MAE above the per-pattern oracle, by modalities kept (the room left to gain):",
             "",
             *ceiling_gap_table(result),

@@ -190,6 +190,9 @@ def test_report_script_writes_one_section_per_track(tmp_path):
     assert text.count("### Track `shift`") == 1 and "other results" in text
     assert "firf-late_fusion" in text and "--track shift --tiny" in text
     assert "Paired inter F1 by modalities kept" in text
+    assert (
+        "Bias / slope of the scores by modalities kept" in text and "| *pattern_oracle* | " in text
+    )
     # the oracle's own distance from itself anchors the table of room left to gain
     assert "| *pattern_oracle* | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 |" in text
     assert (tmp_path / "robustness_shift.png").stat().st_size > 1000
