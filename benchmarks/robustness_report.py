@@ -26,12 +26,17 @@ def section_markers(label: str) -> tuple[str, str]:
     )
 
 
+def rows_with_ceilings(result: dict) -> dict[str, dict]:
+    """Each model's mean row, then each ceiling's, the ceilings' names in italics."""
+    return {**result["models"], **{f"*{k}*": v for k, v in result["ceilings"].items()}}
+
+
 def table(result: dict) -> list[str]:
     lines = [
         "| model | inter MAE | inter Corr | inter F1 | intra MAE | intra Corr | intra F1 |",
         "|---|---|---|---|---|---|---|",
     ]
-    rows = {**result["models"], **{f"*{k}*": v for k, v in result["ceilings"].items()}}
+    rows = rows_with_ceilings(result)
     for name, r in rows.items():
         cells = [r[k] for k in ("inter_mae", "inter_corr", "inter_f1")]
         cells += [r[k] for k in ("intra_mae", "intra_corr", "intra_f1")]
@@ -73,10 +78,8 @@ def subset_bias_block(result: dict) -> list[str]:
     subset: whether lost signs come from an offset or from timid scores. Nothing for runs made
     before the bench stored them."""
     rows = {
-        **result["models"],
-        **{f"*{k}*": v for k, v in result["ceilings"].items()},
+        name: r for name, r in rows_with_ceilings(result).items() if f"inter_{SUBSETS[0]}_bias" in r
     }
-    rows = {name: r for name, r in rows.items() if f"inter_{SUBSETS[0]}_bias" in r}
     if not rows:
         return []
     lines = ["| model | " + " | ".join(SUBSETS) + " |", "|---|" + "---|" * len(SUBSETS)]
@@ -95,7 +98,7 @@ def ceiling_gap_table(result: dict) -> list[str]:
         "| model | " + " | ".join(SUBSETS) + " | mean |",
         "|---|" + "---|" * (len(SUBSETS) + 1),
     ]
-    rows = {**result["models"], **{f"*{k}*": v for k, v in result["ceilings"].items()}}
+    rows = rows_with_ceilings(result)
     for name, r in rows.items():
         gaps = [r[f"inter_{s}_mae"] - oracle[f"inter_{s}_mae"] for s in SUBSETS]
         cells = [*gaps, float(np.mean(gaps))]

@@ -598,7 +598,7 @@ def test_input_statistics_count_observed_frames_only():
 
 def test_the_bundled_checkpoint_layout_can_be_trained_again():
     """`firf train --model firf_split` builds the bundled weights' exact layout, so the model
-    card's command retrains its seed; no other name does."""
+    card's command retrains its seed; today's ``firf`` does not."""
     from firf.weights import BUNDLED_WEIGHTS
 
     shipped = json.loads((BUNDLED_WEIGHTS / "config.json").read_text())
