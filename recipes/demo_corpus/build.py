@@ -54,10 +54,6 @@ MAX_SPEECH_SECONDS = 12.0
 # said (EmoDB, leave-one-speaker-out: 0.75 balanced accuracy from block 2 against 0.65 from the
 # final states; benchmarks/demo_checkpoint.md, "Checkpoint v2 groundwork").
 AUDIO_TONE_LAYER = 2
-# Face landmarks kept: the lips, eyes, brows and irises, not the cheeks that a smile and crying
-# both raise (firf.extract.vision; benchmarks/demo_checkpoint.md, "Why the crying face reads
-# happy: the cheeks").
-FACE_REGIONS = "expressive"
 
 
 def signature_digest(signature: dict) -> str:
@@ -112,8 +108,7 @@ def build_corpus(
     face_split = {s.subject: subject_split(s.subject, seed) for s in sequences}
     pairs = pair_faces(utterances, sequences, face_split, seed)
 
-    audio = WhisperAudio(tone_layer=AUDIO_TONE_LAYER)
-    vision = FaceMeshVision(regions=FACE_REGIONS)
+    audio, vision = WhisperAudio(tone_layer=AUDIO_TONE_LAYER), FaceMeshVision()
     signature = {"text": text.signature, "audio": audio.signature, "vision": vision.signature}
     dims = {name: sig["dim"] for name, sig in signature.items()}
     faces = face_detection(sequences, vision, out / "faces" / signature_digest(vision.signature))
