@@ -78,7 +78,7 @@ def main() -> int:
 
     shards = args.corpus / "shards"
     data = {split: load_shards(shards, split) for split in SPLITS}
-    faces = face_sets(args.corpus, shared_data_dir(), args.seed, data["valid"].dims, SPLITS)
+    faces = face_sets(args.corpus, shared_data_dir(), args.seed, data["valid"], SPLITS)
 
     results: dict[str, dict] = {}
     for path in args.runs:

@@ -54,8 +54,8 @@ class Heard:
 class Extractors:
     """The three feature extractors and the policy for turning inputs into ``Features``.
 
-    Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video ``fps``,
-    text ``max_tokens`` and fine-tuned ``text_layers``) decide what the features are, so a
+    Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video ``fps``
+    and ``face_regions``, text ``max_tokens`` and fine-tuned ``text_layers``) decide what the features are, so a
     checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy settings do
     not change features: ``text_from_transcript`` uses the speech transcript as the text when none
     is typed; ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for
@@ -71,6 +71,7 @@ class Extractors:
         audio_frame_rate: int = 10,
         audio_tone_layer: int | None = None,
         fps: float = VIDEO_FPS,
+        face_regions: str = "all",
         max_tokens: int = 128,
         text_layers: str | Path | None = None,
         text_from_transcript: bool = True,
@@ -83,6 +84,7 @@ class Extractors:
         self.audio_frame_rate = audio_frame_rate
         self.audio_tone_layer = audio_tone_layer
         self.fps = fps
+        self.face_regions = face_regions
         self.max_tokens = max_tokens
         self.text_layers = text_layers
         self.text_from_transcript = text_from_transcript
@@ -119,6 +121,7 @@ class Extractors:
             audio_frame_rate=int(audio["frame_rate"]),
             audio_tone_layer=audio.get("tone_layer"),
             fps=float(vision["fps"]),
+            face_regions=str(vision.get("regions", "all")),
             max_tokens=int(text["max_tokens"]),
             text_layers=text_layers if tuned is not None else None,
             **policy,
@@ -128,7 +131,7 @@ class Extractors:
     def vision(self):
         from firf.extract.vision import FaceMeshVision
 
-        return _shared(FaceMeshVision, fps=self.fps)
+        return _shared(FaceMeshVision, fps=self.fps, regions=self.face_regions)
 
     @property
     def audio(self):

@@ -96,7 +96,7 @@ def main() -> None:
         return (features.arrays["vision"] - mean) / scale
 
     corpus = load_shards(args.corpus / "shards", "valid")
-    sets = face_sets(args.corpus, shared_data_dir(), 0, corpus.dims, ("train", "valid"))
+    sets = face_sets(args.corpus, shared_data_dir(), 0, corpus, ("train", "valid"))
     train_x, train_y = frames(sets["train"], mean, scale)
     valid_x, valid_y = frames(sets["valid"], mean, scale)
     clip = standardised(args.videos / "WolfgangLanger_Pexels.mp4")

@@ -14,6 +14,7 @@ from firf.extract.vision import (
     FaceMeshVision,
     draw_landmarks,
     prepare_small_face,
+    region_points,
 )
 from tools import media
 
@@ -138,3 +139,29 @@ def test_bad_frames_raise_input_error(vision):
 def test_signature_describes_the_features_it_makes(vision, face):
     assert vision.signature["dim"] == vision([face]).features.shape[1]
     assert vision.signature["fps"] == vision.fps
+
+
+def test_expressive_regions_keep_the_mouth_eyes_and_brows_of_the_same_geometry(vision, face):
+    """The expressive recipe is the full geometry's lips, eyes, brows and irises, nothing else,
+    and says so in its signature (a checkpoint trained on it refuses the full features)."""
+    expressive = FaceMeshVision(fps=5, regions="expressive")
+    points = region_points("expressive")
+    assert len(points) == 100 and {61, 291, 0, 17}.issubset(points)  # mouth corners, lip middles
+    assert not {1, 4, 50, 280}.intersection(points)  # nose tip and the cheeks are left out
+    full, kept = vision([face]).features[0], expressive([face]).features[0]
+    assert kept.shape == (200,) and expressive.signature["dim"] == 200
+    np.testing.assert_allclose(kept, full.reshape(NUM_LANDMARKS, 2)[points].reshape(-1))
+    assert expressive.signature["regions"] == "expressive" and "regions" not in vision.signature
+    with pytest.raises(InputError, match="unknown face regions"):
+        FaceMeshVision(regions="cheeks")
+
+
+def test_a_checkpoints_recorded_face_regions_rebuild_the_same_extractor():
+    from firf.extractors import Extractors, plain
+
+    recorded = Extractors(face_regions="expressive").signatures()
+    assert recorded["vision"]["regions"] == "expressive"
+    assert plain(Extractors.from_signatures(recorded, "cpu").vision.signature) == recorded["vision"]
+    del recorded["vision"]["regions"]  # as in checkpoints made before the option existed
+    recorded["vision"]["dim"] = 956
+    assert Extractors.from_signatures(recorded, "cpu").vision.signature == recorded["vision"]

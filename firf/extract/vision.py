@@ -16,6 +16,13 @@ face-fixed frame of reference, their two in-plane coordinates flattened to
   CK+ read it correctly more often without it (``benchmarks/demo_checkpoint.md``, "Faces from
   real cameras").
 
+``regions="expressive"`` keeps only the lips, eyes, eyebrows and irises (100 points, 200
+floats). The cheeks, nose and face outline move with the cheek raiser (FACS AU6), which a
+Duchenne smile and crying share: a reader trained on CK+, whose posed negative faces rarely
+raise the cheeks, learns "raised cheeks = happy" and reads a crying face as happy
+(``benchmarks/demo_checkpoint.md``, "Why the crying face reads happy: the cheeks"). What tells
+the two apart is the mouth (corners pulled up or down) and the brows.
+
 The anchors are the eye corners and the nasal ridge because they barely move with facial
 expressions: translation, scale and head rotation are removed while mouth, brow, lid and cheek
 movements (what carries the expression) stay in the features. A reference-free frame is used
@@ -40,7 +47,8 @@ from firf.extract.decode import VIDEO_FPS
 log = logging.getLogger(__name__)
 
 NUM_LANDMARKS = 478
-VISION_DIM = NUM_LANDMARKS * 2
+VISION_DIM = NUM_LANDMARKS * 2  # regions="all"
+REGIONS = ("all", "expressive")
 RECIPE_VERSION = 2  # bump when the feature recipe changes: checkpoints record it (2: no depth)
 
 _RIGHT_EYE = (33, 133)  # subject's right eye: outer and inner corner
@@ -49,9 +57,28 @@ _NASION = 168
 _NOSE_BASE = 2
 
 
+def region_points(regions: str) -> np.ndarray:
+    """Indices of the landmarks ``regions`` keeps, ascending (Face Mesh's own region sets)."""
+    if regions == "all":
+        return np.arange(NUM_LANDMARKS)
+    if regions != "expressive":
+        raise InputError(f"unknown face regions {regions!r}; use one of {', '.join(REGIONS)}")
+    from mediapipe.python.solutions import face_mesh_connections as sets
+
+    edges = (
+        sets.FACEMESH_LIPS
+        | sets.FACEMESH_LEFT_EYE
+        | sets.FACEMESH_RIGHT_EYE
+        | sets.FACEMESH_LEFT_EYEBROW
+        | sets.FACEMESH_RIGHT_EYEBROW
+        | sets.FACEMESH_IRISES
+    )
+    return np.array(sorted({i for edge in edges for i in edge}))
+
+
 @dataclass
 class VisionFeatures:
-    features: np.ndarray  # (N, VISION_DIM) float32, zero where no face
+    features: np.ndarray  # (N, 2 * kept landmarks) float32, zero where no face
     mask: np.ndarray  # (N,) float32, 1 = face found
     face_share: float  # share of frames with a face (0 for an empty input)
     landmarks: list[np.ndarray | None]  # per frame (478, 3) normalised image coords, for drawing
@@ -115,11 +142,19 @@ class FaceMeshVision:
     One MediaPipe graph per instance, guarded by a lock, makes an instance safe to share.
     """
 
-    def __init__(self, fps: float = VIDEO_FPS, max_faces: int = 1, min_confidence: float = 0.5):
+    def __init__(
+        self,
+        fps: float = VIDEO_FPS,
+        max_faces: int = 1,
+        min_confidence: float = 0.5,
+        regions: str = "all",
+    ):
+        self.points = region_points(regions)
         log.info("loading MediaPipe Face Mesh")
         from mediapipe.python.solutions.face_mesh import FaceMesh
 
         self.fps = fps
+        self.regions = regions
         self._mesh = FaceMesh(
             static_image_mode=True,
             max_num_faces=max_faces,
@@ -129,13 +164,20 @@ class FaceMeshVision:
         self._lock = threading.Lock()
 
     @property
+    def dim(self) -> int:
+        return 2 * len(self.points)
+
+    @property
     def signature(self) -> dict:
-        return {
+        signature = {
             "name": "mediapipe-facemesh-pose-normalized",
             "recipe": RECIPE_VERSION,
-            "dim": VISION_DIM,
+            "dim": self.dim,
             "fps": self.fps,
         }
+        if self.regions != "all":  # checkpoints made before regions existed record none
+            signature["regions"] = self.regions
+        return signature
 
     def landmarks(self, frame: np.ndarray) -> np.ndarray | None:
         """(478, 3) normalised image coordinates of the first face, or None."""
@@ -149,7 +191,7 @@ class FaceMeshVision:
 
     def __call__(self, frames: Sequence[np.ndarray] | np.ndarray) -> VisionFeatures:
         count = len(frames)
-        features = np.zeros((count, VISION_DIM), dtype=np.float32)
+        features = np.zeros((count, self.dim), dtype=np.float32)
         mask = np.zeros(count, dtype=np.float32)
         found: list[np.ndarray | None] = []
         for i, frame in enumerate(frames):
@@ -160,7 +202,7 @@ class FaceMeshVision:
             height, width = frame.shape[:2]
             isotropic = points.astype(np.float64) * (width, height, width)
             try:
-                features[i] = normalize_pose(isotropic)[:, :2].reshape(-1)
+                features[i] = normalize_pose(isotropic)[self.points, :2].reshape(-1)
             except ValueError:
                 found[-1] = None
                 continue

@@ -310,7 +310,7 @@ def main() -> None:
     entries = manifest(args.corpus)
     valid = load_shards(args.corpus / "shards", "valid")
     select = load_shards(args.corpus / "shards", "select")
-    faces = face_sets(args.corpus, shared_data_dir(), 0, valid.dims, ("valid",))["valid"]
+    faces = face_sets(args.corpus, shared_data_dir(), 0, valid, ("valid",))["valid"]
     results = {
         "text_alone": text_alone(model, valid, entries),
         "text_alone_select": text_alone(model, select, entries),

@@ -54,6 +54,10 @@ MAX_SPEECH_SECONDS = 12.0
 # said (EmoDB, leave-one-speaker-out: 0.75 balanced accuracy from block 2 against 0.65 from the
 # final states; benchmarks/demo_checkpoint.md, "Checkpoint v2 groundwork").
 AUDIO_TONE_LAYER = 2
+# Face landmarks kept by default: all of them, as the shipped checkpoint reads. "expressive"
+# keeps the lips, eyes, brows and irises, not the cheeks that a smile and crying both raise
+# (firf.extract.vision; benchmarks/demo_checkpoint.md, "Why the crying face reads happy").
+FACE_REGIONS = "all"
 
 
 def signature_digest(signature: dict) -> str:
@@ -88,6 +92,7 @@ def build_corpus(
     text_layers: Path,
     sst2_sentences: int = 2000,
     select_share: float = SELECT_SHARE,
+    face_regions: str = FACE_REGIONS,
 ) -> dict:
     """Extract every missing clip into ``out`` and return the corpus summary (also saved)."""
     text = MiniLMText(tuned_layers=text_layers)
@@ -108,7 +113,8 @@ def build_corpus(
     face_split = {s.subject: subject_split(s.subject, seed) for s in sequences}
     pairs = pair_faces(utterances, sequences, face_split, seed)
 
-    audio, vision = WhisperAudio(tone_layer=AUDIO_TONE_LAYER), FaceMeshVision()
+    audio = WhisperAudio(tone_layer=AUDIO_TONE_LAYER)
+    vision = FaceMeshVision(regions=face_regions)
     signature = {"text": text.signature, "audio": audio.signature, "vision": vision.signature}
     dims = {name: sig["dim"] for name, sig in signature.items()}
     faces = face_detection(sequences, vision, out / "faces" / signature_digest(vision.signature))

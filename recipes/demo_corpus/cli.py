@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fine-tuned MiniLM layers (recipes/text_study.py --save) the text features use",
     )
     parser.add_argument(
+        "--face-regions",
+        choices=("all", "expressive"),
+        default="all",
+        help="face landmarks the clips keep (expressive: lips, eyes, brows, irises; no cheeks)",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         default=None,
@@ -79,7 +85,13 @@ def build_and_report(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir()
     data = args.data or shared_data_dir()
     summary = build_corpus(
-        out, data, args.seed, args.meld_per_class, args.text_layers, args.sst2_sentences
+        out,
+        data,
+        args.seed,
+        args.meld_per_class,
+        args.text_layers,
+        args.sst2_sentences,
+        face_regions=args.face_regions,
     )
     print(
         f"corpus in {out}: {summary['clips']} clips, face detection "

@@ -106,10 +106,12 @@ def face_balanced_accuracy(model: torch.nn.Module, faces: FeatureDataset) -> flo
 
 
 def face_sets(
-    out: Path, data_dir: Path, seed: int, dims: dict[str, int], splits: tuple[str, ...]
+    out: Path, data_dir: Path, seed: int, corpus: FeatureDataset, splits: tuple[str, ...]
 ) -> dict[str, FeatureDataset]:
-    """The happy and negative CK+ sequences of each split's subjects, features from the cache."""
-    vision = FaceMeshVision()
+    """The happy and negative CK+ sequences of each split's subjects, features from the cache,
+    made by the face extractor that made ``corpus`` (a split of the same corpus)."""
+    dims = corpus.dims
+    vision = FaceMeshVision(regions=corpus.extractor["vision"].get("regions", "all"))
     cache = out / "faces" / signature_digest(vision.signature)
     sequences = list_sequences(data_dir / "ckplus48")
     features = {s.id: face_features(s, vision, cache) for s in sequences}
@@ -174,7 +176,7 @@ def report(out: Path, data_dir: Path, seed: int, checkpoints: list[Path]) -> tup
         "mosi": subset_of(valid, [i.startswith("mosi/") for i in valid.ids]),
         "meld": subset_of(valid, [i.startswith("meld/") for i in valid.ids]),
     }
-    faces = face_sets(out, data_dir, seed, train.dims, ("train", "valid"))
+    faces = face_sets(out, data_dir, seed, train, ("train", "valid"))
     results = {"probes": probe_results(train, parts, faces["train"], faces["valid"])}
     sections = [markdown_probes(results["probes"])]
     grids = {}
