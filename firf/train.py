@@ -93,6 +93,23 @@ def damaged_view(missing: TrainMissing) -> partial:
     return partial(random_view, cfg=missing, generator=generator)
 
 
+def selection_scores(
+    model: nn.Module,
+    dataset: FeatureDataset,
+    missing: TrainMissing | None = None,
+    device: str | torch.device | None = None,
+) -> dict:
+    """A fixed-budget run's score on its selection split: metrics on the complete clips and on
+    the seeded damaged copy, and ``selection_mae``, the mean of the two MAEs."""
+    scores = {
+        "complete": evaluate(model, dataset, device=device),
+        "damaged": evaluate(
+            model, dataset, device=device, transform=damaged_view(missing or TrainMissing())
+        ),
+    }
+    return {**scores, "selection_mae": (scores["complete"]["mae"] + scores["damaged"]["mae"]) / 2}
+
+
 def _view_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
     seed_a, seed_b = np.random.SeedSequence(seed).generate_state(2)
     return torch.Generator().manual_seed(int(seed_a)), torch.Generator().manual_seed(int(seed_b))

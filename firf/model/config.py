@@ -7,7 +7,7 @@ Every field is JSON-able so ``save_pretrained`` / ``from_pretrained`` round-trip
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -117,6 +117,24 @@ class FIRFConfig(ModelConfig):
         super().__post_init__()
         if not isinstance(self.n_bins, Integral) or self.n_bins < 2:
             raise InputError(f"n_bins must be an integer of at least 2, got {self.n_bins!r}")
+
+
+@dataclass
+class FIRFEnsembleConfig(FIRFConfig):
+    """``members`` FIRF models of one architecture (every FIRF field above), read as one."""
+
+    members: int = 3
+    model_type: str = "firf_ensemble"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.members, Integral) or self.members < 1:
+            raise InputError(f"members must be a positive integer, got {self.members!r}")
+
+    def member_config(self) -> FIRFConfig:
+        """The config every member was trained with."""
+        names = {f.name for f in fields(FIRFConfig)} - {"model_type"}
+        return FIRFConfig(**{name: getattr(self, name) for name in names})
 
 
 @dataclass
