@@ -1,12 +1,14 @@
-"""FIRFEnsemble: several trained FIRF seeds read as one checkpoint."""
+"""Several trained FIRF seeds combined into one checkpoint (``config.members``)."""
 
 import json
 
 import pytest
 import torch
 
+import firf
 from firf.errors import InputError
-from firf.model import FIRFEnsemble, build_model, load_model
+from firf.model import FIRF, build_model, load_model
+from firf.model.ensemble import combine_members
 from tests.test_model import DIMS, SMALL, make_batch, outputs
 
 EXTRACTOR = {"text": {"name": "minilm", "dim": 12}, "fps": 5}
@@ -27,7 +29,7 @@ def members(count: int = 3, **overrides) -> list:
 
 def test_scores_are_the_members_mean_and_stay_in_range():
     seeds = members()
-    ensemble = FIRFEnsemble.from_members(seeds)
+    ensemble = combine_members(seeds)
     batch = make_batch()
     with torch.inference_mode():
         want = torch.stack([m(batch).score for m in seeds]).mean(0)
@@ -39,14 +41,15 @@ def test_scores_are_the_members_mean_and_stay_in_range():
     assert got.fused.shape[-1] == 3 * SMALL["d_model"]
 
 
-def test_a_saved_ensemble_loads_as_itself_with_its_extractor(tmp_path):
-    ensemble = FIRFEnsemble.from_members(members())
+def test_combined_seeds_save_and_load_as_one_firf_with_its_extractor(tmp_path):
+    ensemble = combine_members(members())
     ensemble.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["model_type"] == "firf_ensemble" and config["members"] == 3
+    assert config["model_type"] == "firf" and config["members"] == 3
 
     loaded = load_model(tmp_path)
-    assert type(loaded) is FIRFEnsemble and not loaded.training
+    assert type(loaded) is FIRF and not loaded.training and len(loaded.other_members) == 2
+    assert type(firf.FIRF.from_pretrained(tmp_path)) is FIRF  # the public contract
     assert loaded.config.extractor == EXTRACTOR and loaded.config.dims() == DIMS
     batch = make_batch()
     for got, want in zip(outputs(loaded, batch), outputs(ensemble, batch), strict=True):
@@ -55,13 +58,13 @@ def test_a_saved_ensemble_loads_as_itself_with_its_extractor(tmp_path):
 
 def test_members_of_different_recipes_are_refused():
     with pytest.raises(InputError, match="differ in"):
-        FIRFEnsemble.from_members([*members(1), *members(1, d_model=32)])
+        combine_members([*members(1), *members(1, d_model=32)])
     with pytest.raises(InputError, match="differ in"):
-        FIRFEnsemble.from_members([*members(1), *members(1, extractor={"fps": 10})])
-    with pytest.raises(InputError, match="FIRF models"):
-        FIRFEnsemble.from_members([build_model("late_fusion", DIMS)])
+        combine_members([*members(1), *members(1, extractor={"fps": 10})])
+    with pytest.raises(InputError, match="only FIRF"):
+        combine_members([build_model("late_fusion", DIMS)])
     with pytest.raises(InputError, match="at least one"):
-        FIRFEnsemble.from_members([])
+        combine_members([])
 
 
 def test_recipe_combines_run_folders_with_their_text_layers(tmp_path):
@@ -81,3 +84,12 @@ def test_recipe_combines_run_folders_with_their_text_layers(tmp_path):
     with pytest.raises(InputError, match="different text layers"):
         combine_runs(runs, tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
+
+
+def test_combined_seeds_are_not_trained_as_a_whole_and_do_not_nest():
+    combined = combine_members(members(2))
+    batch = make_batch()
+    with pytest.raises(InputError, match="train each seed"):
+        combined.compute_loss(batch, batch)
+    with pytest.raises(InputError, match="not checkpoints that already hold several"):
+        combine_members([combined, combined])

@@ -3,21 +3,13 @@ a saved one, ``model(batch) -> ModelOutput``, ``model.compute_loss(view_a, view_
 
 from firf.model.baselines import LateFusion, SharedPrivate
 from firf.model.build import MODEL_NAMES, VARIANTS, build_model, load_model
-from firf.model.config import (
-    FIRFConfig,
-    FIRFEnsembleConfig,
-    LateFusionConfig,
-    SharedPrivateConfig,
-)
-from firf.model.ensemble import FIRFEnsemble
+from firf.model.config import FIRFConfig, LateFusionConfig, SharedPrivateConfig
 from firf.model.firf import FIRF
 from firf.model.outputs import ModelOutput
 
 __all__ = [
     "FIRF",
     "FIRFConfig",
-    "FIRFEnsemble",
-    "FIRFEnsembleConfig",
     "LateFusion",
     "LateFusionConfig",
     "MODEL_NAMES",

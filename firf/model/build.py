@@ -12,13 +12,7 @@ from torch import nn
 from firf.errors import InputError
 from firf.modalities import MODALITIES
 from firf.model.baselines import LateFusion, SharedPrivate
-from firf.model.config import (
-    FIRFConfig,
-    FIRFEnsembleConfig,
-    LateFusionConfig,
-    SharedPrivateConfig,
-)
-from firf.model.ensemble import FIRFEnsemble
+from firf.model.config import FIRFConfig, LateFusionConfig, SharedPrivateConfig
 from firf.model.firf import FIRF
 
 # Every model by name: (model class, architecture overrides, loss overrides). The ablations
@@ -50,7 +44,6 @@ CONFIGS: dict[type[nn.Module], type] = {
     FIRF: FIRFConfig,
     LateFusion: LateFusionConfig,
     SharedPrivate: SharedPrivateConfig,
-    FIRFEnsemble: FIRFEnsembleConfig,  # loaded, never built by name: combine trained members
 }
 
 
@@ -88,7 +81,7 @@ def make_config(config_class: type, fields: dict, overrides: dict):
 
 
 def load_model(path_or_repo_id: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Load a saved FIRF, FIRFEnsemble, LateFusion or SharedPrivate model (config.json + model.safetensors)
+    """Load a saved FIRF, LateFusion or SharedPrivate model (config.json + model.safetensors)
     from a folder or a Hugging Face Hub repo id, in eval mode."""
     source = str(path_or_repo_id)
     if os.path.isdir(source):

@@ -18,7 +18,12 @@ A batch flows through five steps, in the order of this file:
 5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: of two views of the
    same samples with different missing patterns, the more complete one teaches the other its
    distribution and score (an unlabelled clip teaches its own damaged view whole).
+
+A checkpoint may hold several seeds of one recipe (``config.members``), trained apart and
+combined by ``firf.model.ensemble.combine_members``; its score is their mean.
 """
+
+import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +51,7 @@ from firf.model.layers import (
     masked_mean,
     mlp,
 )
-from firf.model.outputs import ModelOutput, ViewPass
+from firf.model.outputs import ModelOutput, ViewPass, mean_output
 
 
 class FIRF(
@@ -145,8 +150,16 @@ class FIRF(
         centers = torch.linspace(-c.score_range, c.score_range, c.n_bins)
         self.register_buffer("bin_centers", centers, persistent=False)
 
+        # The other seeds of a checkpoint of several (``members`` > 1): FIRFs of this config,
+        # trained apart; the forward pass averages their outputs with this model's.
+        member = dataclasses.replace(c, members=1)
+        self.other_members = nn.ModuleList(FIRF(member) for _ in range(c.members - 1))
+
     def forward(self, batch: Batch) -> ModelOutput:
-        return self.run(batch).output
+        output = self.run(batch).output
+        if not self.other_members:
+            return output
+        return mean_output([output, *(member(batch) for member in self.other_members)])
 
     def run(self, batch: Batch) -> ViewPass:
         """The forward pass, keeping the intermediate factors the losses need."""
@@ -267,6 +280,7 @@ class FIRF(
         """Total loss over two views of the same samples; logs hold each unweighted term."""
         if "label" not in view_a:
             raise InputError("view_a has no 'label'; compute_loss needs labelled batches")
+        self.check_trainable()
         label = view_a["label"].float()
         a, b = self.run(view_a), self.run(view_b)
         if a.present.shape[0] != b.present.shape[0]:
@@ -292,12 +306,21 @@ class FIRF(
         model's own reading of a clip follows it into overfitting them, the average's reading
         is steadier (a "mean teacher"; BENCHMARKS.md, "A mean teacher for unlabelled clips").
         """
+        self.check_trainable()
         a, b = self.run(view_a), self.run(view_b)
         reading = None
         if teacher is not None and self.loss_config.lambda_kd > 0:  # only distillation reads it
             with torch.no_grad():
                 reading = teacher.run(view_a)
         return total_and_logs(self.label_free_terms(a, b, reading))
+
+    def check_trainable(self) -> None:
+        """Seeds read as one are trained apart (one ``firf train`` each), never as a whole."""
+        if self.other_members:
+            raise InputError(
+                f"this checkpoint is {self.config.members} seeds read as one; train each seed "
+                "on its own and combine them with firf.model.ensemble.combine_members"
+            )
 
     def label_free_terms(
         self, a: ViewPass, b: ViewPass, teacher: ViewPass | None = None

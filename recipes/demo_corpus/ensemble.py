@@ -19,19 +19,20 @@ import torch
 
 from firf.data.shards import load_shards
 from firf.errors import InputError
-from firf.model import FIRFEnsemble, load_model
+from firf.model import FIRF, load_model
+from firf.model.ensemble import combine_members
 from firf.train import selection_scores
 from firf.weights import TEXT_LAYERS_FILE
 
 
-def combine_runs(runs: list[Path], out: Path) -> FIRFEnsemble:
+def combine_runs(runs: list[Path], out: Path) -> FIRF:
     """Save the runs in ``runs`` as one ensemble in ``out``; their text layers must agree."""
     layers = {
         (run / TEXT_LAYERS_FILE).read_bytes() for run in runs if (run / TEXT_LAYERS_FILE).is_file()
     }
     if len(layers) > 1:
         raise InputError("the runs carry different text layers: they read different features")
-    ensemble = FIRFEnsemble.from_members([load_model(run) for run in runs])
+    ensemble = combine_members([load_model(run) for run in runs])
     out.mkdir(parents=True, exist_ok=True)
     ensemble.save_pretrained(out)
     if layers:
