@@ -76,7 +76,17 @@ def test_recipe_combines_run_folders_with_their_text_layers(tmp_path):
         model.save_pretrained(run)
         (run / "text_layers.safetensors").write_bytes(b"same tuned layers")
         runs.append(run)
+    (tmp_path / "ensemble").mkdir()
+    (tmp_path / "ensemble" / "MODEL_CARD.md").write_text("our card")
     combine_runs(runs, tmp_path / "ensemble")
+    written = sorted(p.name for p in (tmp_path / "ensemble").iterdir())
+    assert written == [
+        "MODEL_CARD.md",
+        "config.json",
+        "model.safetensors",
+        "text_layers.safetensors",
+    ]
+    assert (tmp_path / "ensemble" / "MODEL_CARD.md").read_text() == "our card"
     assert (tmp_path / "ensemble" / "text_layers.safetensors").read_bytes() == b"same tuned layers"
     assert load_model(tmp_path / "ensemble").config.members == 2
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -22,7 +23,7 @@ from firf.errors import InputError
 from firf.model import FIRF, load_model
 from firf.model.ensemble import combine_members
 from firf.train import selection_scores
-from firf.weights import TEXT_LAYERS_FILE
+from firf.weights import CHECKPOINT_FILES, TEXT_LAYERS_FILE
 
 
 def combine_runs(runs: list[Path], out: Path) -> FIRF:
@@ -34,7 +35,10 @@ def combine_runs(runs: list[Path], out: Path) -> FIRF:
         raise InputError("the runs carry different text layers: they read different features")
     ensemble = combine_members([load_model(run) for run in runs])
     out.mkdir(parents=True, exist_ok=True)
-    ensemble.save_pretrained(out)
+    with tempfile.TemporaryDirectory() as saved:  # only the checkpoint's files reach ``out``:
+        ensemble.save_pretrained(saved)  # the hub mixin also writes a generic README.md card
+        for name in CHECKPOINT_FILES:
+            shutil.copyfile(Path(saved) / name, out / name)
     if layers:
         shutil.copyfile(runs[0] / TEXT_LAYERS_FILE, out / TEXT_LAYERS_FILE)
     return ensemble
