@@ -1,8 +1,7 @@
 """From raw media to ``Features``: decoding, the three extractors, and what counts as missing.
 
-What counts as a missing modality rather than an error: a video with no face when something
-else is given, silent audio, empty typed text next to other inputs. Each becomes a warning and
-the modality reaches the model as missing. Nothing usable at all is an ``InputError``.
+Missing rather than an error: a video with no face beside other input, silent audio, empty
+text beside other input: a warning, and the modality is missing. Nothing usable: ``InputError``.
 
 Extractor models load on first use, once per process, and are shared by every ``Extractors``
 with the same settings, so one process serves any number of pipelines and threads.
@@ -54,14 +53,13 @@ class Heard:
 class Extractors:
     """The three feature extractors and the policy for turning inputs into ``Features``.
 
-    Feature settings (``whisper`` model, ``audio_frame_rate``, ``audio_tone_layer``, video ``fps``
-    and ``face_regions``, text ``max_tokens`` and fine-tuned ``text_layers``) decide what the features are, so a
-    checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy settings do
-    not change features: ``text_from_transcript`` uses the speech transcript as the text when none
-    is typed; ``concurrent`` runs Face Mesh and Whisper in two threads (both release the GIL for
-    most of their work); Whisper's decoder, most of Whisper's time, runs only when the transcript is
-    the text or is asked for (``transcribe=True`` for every input, ``features(transcript=True)`` for
-    one); ``max_seconds`` caps the media.
+    Feature settings (``whisper``, ``audio_frame_rate``, ``audio_tone_layer``, video ``fps`` and
+    ``face_regions``, text ``max_tokens`` and tuned ``text_layers``) decide the features, so a
+    checkpoint records them and ``from_signatures`` rebuilds the same extractors. Policy:
+    ``text_from_transcript`` uses the speech transcript when no text is typed; ``concurrent``
+    runs Face Mesh and Whisper in two threads (both release the GIL); Whisper's decoder, most of
+    its time, runs only when the transcript is the text or is asked for (``transcribe=True``, or
+    ``features(transcript=True)`` for one input); ``max_seconds`` caps the media.
     """
 
     def __init__(
@@ -187,8 +185,7 @@ class Extractors:
         need_transcript = not typed and self.text_from_transcript and "text" not in skip
         transcribe = need_transcript or transcript or self.transcribe
 
-        # Each modality decodes its own input inside its job, so the video's frames are decoded
-        # and searched for a face while Whisper already listens to the sound.
+        # Each modality decodes its own input in its job: faces are sought while Whisper listens.
         need_wave = "audio" not in skip or transcribe
         sound = audio if audio is not None else video if need_wave else None
         jobs: dict[str, Callable[[], Any]] = {}

@@ -99,7 +99,7 @@ def test_recipe_combines_run_folders_with_their_text_layers(tmp_path):
 def test_combined_seeds_are_not_trained_as_a_whole_and_do_not_nest():
     combined = combine_members(members(2))
     batch = make_batch()
-    with pytest.raises(InputError, match="train each seed"):
+    with pytest.raises(InputError, match="train each, then combine"):
         combined.compute_loss(batch, batch)
     with pytest.raises(InputError, match="not checkpoints that already hold several"):
         combine_members([combined, combined])

@@ -19,8 +19,7 @@ A batch flows through five steps, in the order of this file:
    same samples with different missing patterns, the more complete one teaches the other its
    distribution and score (an unlabelled clip teaches its own damaged view whole).
 
-A checkpoint may hold several seeds of one recipe (``config.members``), trained apart and
-combined by ``firf.model.ensemble.combine_members``; its score is their mean.
+A checkpoint may hold several seeds trained apart (``config.members``, ``firf.model.ensemble``).
 """
 
 import dataclasses
@@ -33,7 +32,7 @@ from firf.batch import Batch, coverage, presence
 from firf.errors import InputError
 from firf.modalities import MODALITIES
 from firf.model import losses
-from firf.model.config import FIRFConfig, HubModelMixin
+from firf.model.config import RETIRED_FIRF_WEIGHTS, FIRFConfig, HubModelMixin
 from firf.model.firf_losses import (
     distillation_loss,
     heterogeneity_loss,
@@ -62,24 +61,7 @@ class FIRF(
 ):
     """Missing-modality-robust sentiment model. ``model(batch)`` -> ModelOutput."""
 
-    retired_weights = {
-        r"heterogeneity\.": "It was saved by a FIRF older than the heterogeneous factor P = H - S"
-        " (it has per-modality heterogeneity encoders): retrain it with this version, or load"
-        " it with the version that trained it.",
-        # six summary rows of width d in the weights where this model has three of width d
-        r"summary_embedding: copying a param with shape torch\.Size\(\[6, (\d+)\]\) from"
-        r" checkpoint, the shape in current model is torch\.Size\(\[3, \1\]\)": "It was"
-        " saved by a FIRF that fused s and p in separate summary"
-        ' slots (before 2026-12-02): add "split_summaries": true to its config.json.',
-        r'Missing key\(s\) in state_dict: .*"summary_score_head\.': "It was saved by a FIRF"
-        " without the linear summary score (before 2026-12-02, session 18): add"
-        ' "summary_score": false to its config.json.',
-        # generators of the same width that read fewer inputs: the others' s alone
-        r"recover_from\.text\.0\.weight: copying a param with shape torch\.Size\(\[(\d+), \d+\]\)"
-        r" from checkpoint, the shape in current model is torch\.Size\(\[\1, \d+\]\)": "It"
-        " was saved by a FIRF whose recovery read only the other modalities' s (before"
-        ' 2026-12-02, session 20): add "recover_from_s": true to its config.json.',
-    }
+    retired_weights = RETIRED_FIRF_WEIGHTS  # why older layouts no longer load
 
     def __init__(self, config: FIRFConfig):
         super().__init__()
@@ -156,10 +138,8 @@ class FIRF(
         self.other_members = nn.ModuleList(FIRF(member) for _ in range(c.members - 1))
 
     def forward(self, batch: Batch) -> ModelOutput:
-        output = self.run(batch).output
-        if not self.other_members:
-            return output
-        return mean_output([output, *(member(batch) for member in self.other_members)])
+        outputs = [self.run(batch).output, *(member(batch) for member in self.other_members)]
+        return outputs[0] if len(outputs) == 1 else mean_output(outputs)
 
     def run(self, batch: Batch) -> ViewPass:
         """The forward pass, keeping the intermediate factors the losses need."""
@@ -317,10 +297,7 @@ class FIRF(
     def check_trainable(self) -> None:
         """Seeds read as one are trained apart (one ``firf train`` each), never as a whole."""
         if self.other_members:
-            raise InputError(
-                f"this checkpoint is {self.config.members} seeds read as one; train each seed "
-                "on its own and combine them with firf.model.ensemble.combine_members"
-            )
+            raise InputError("several seeds read as one: train each, then combine them")
 
     def label_free_terms(
         self, a: ViewPass, b: ViewPass, teacher: ViewPass | None = None
