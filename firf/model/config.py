@@ -111,18 +111,12 @@ class FIRFConfig(ModelConfig):
     # did before 2026-12-02 session 20 (the bundled demo checkpoint; docs/method.md, "Recovery
     # reads s and p"). Without FCF there is only s either way.
     recover_from_s: bool = False
-    # More than 1: the checkpoint is this many seeds of one recipe, trained apart and read as
-    # the mean of their scores (``firf.model.ensemble``). Where data is thin, seeds disagree
-    # more than recipes do, and a checkpoint that is one seed ships that seed's luck.
-    members: int = 1
     model_type: str = "firf"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.n_bins, Integral) or self.n_bins < 2:
             raise InputError(f"n_bins must be an integer of at least 2, got {self.n_bins!r}")
-        if not isinstance(self.members, Integral) or self.members < 1:
-            raise InputError(f"members must be a positive integer, got {self.members!r}")
 
 
 @dataclass

@@ -18,11 +18,7 @@ A batch flows through five steps, in the order of this file:
 5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: of two views of the
    same samples with different missing patterns, the more complete one teaches the other its
    distribution and score (an unlabelled clip teaches its own damaged view whole).
-
-A checkpoint may hold several seeds trained apart (``config.members``, ``firf.model.ensemble``).
 """
-
-import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +46,7 @@ from firf.model.layers import (
     masked_mean,
     mlp,
 )
-from firf.model.outputs import ModelOutput, ViewPass, mean_output
+from firf.model.outputs import ModelOutput, ViewPass
 
 
 class FIRF(
@@ -132,14 +128,8 @@ class FIRF(
         centers = torch.linspace(-c.score_range, c.score_range, c.n_bins)
         self.register_buffer("bin_centers", centers, persistent=False)
 
-        # The other seeds of a checkpoint of several (``members`` > 1): FIRFs of this config,
-        # trained apart; the forward pass averages their outputs with this model's.
-        member = dataclasses.replace(c, members=1)
-        self.other_members = nn.ModuleList(FIRF(member) for _ in range(c.members - 1))
-
     def forward(self, batch: Batch) -> ModelOutput:
-        outputs = [self.run(batch).output, *(member(batch) for member in self.other_members)]
-        return outputs[0] if len(outputs) == 1 else mean_output(outputs)
+        return self.run(batch).output
 
     def run(self, batch: Batch) -> ViewPass:
         """The forward pass, keeping the intermediate factors the losses need."""
@@ -260,7 +250,6 @@ class FIRF(
         """Total loss over two views of the same samples; logs hold each unweighted term."""
         if "label" not in view_a:
             raise InputError("view_a has no 'label'; compute_loss needs labelled batches")
-        self.check_trainable()
         label = view_a["label"].float()
         a, b = self.run(view_a), self.run(view_b)
         if a.present.shape[0] != b.present.shape[0]:
@@ -286,18 +275,12 @@ class FIRF(
         model's own reading of a clip follows it into overfitting them, the average's reading
         is steadier (a "mean teacher"; BENCHMARKS.md, "A mean teacher for unlabelled clips").
         """
-        self.check_trainable()
         a, b = self.run(view_a), self.run(view_b)
         reading = None
         if teacher is not None and self.loss_config.lambda_kd > 0:  # only distillation reads it
             with torch.no_grad():
                 reading = teacher.run(view_a)
         return total_and_logs(self.label_free_terms(a, b, reading))
-
-    def check_trainable(self) -> None:
-        """Seeds read as one are trained apart (one ``firf train`` each), never as a whole."""
-        if self.other_members:
-            raise InputError("several seeds read as one: train each, then combine them")
 
     def label_free_terms(
         self, a: ViewPass, b: ViewPass, teacher: ViewPass | None = None
