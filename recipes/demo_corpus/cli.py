@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from firf.errors import InputError
+from firf.extract.vision import REGIONS
 from recipes.demo_corpus.paths import default_out_dir, shared_data_dir
 
 
@@ -42,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--face-regions",
-        choices=("all", "expressive"),
-        default="all",
+        choices=REGIONS,
+        default=REGIONS[0],
         help="face landmarks the clips keep (expressive: lips, eyes, brows, irises; no cheeks)",
     )
     parser.add_argument(
