@@ -93,6 +93,7 @@ def build_corpus(
     sst2_sentences: int = 2000,
     select_share: float = SELECT_SHARE,
     face_regions: str = FACE_REGIONS,
+    emodb_weight: int = 1,
 ) -> dict:
     """Extract every missing clip into ``out`` and return the corpus summary (also saved)."""
     text = MiniLMText(tuned_layers=text_layers)
@@ -105,6 +106,8 @@ def build_corpus(
         "pairing": 2,  # compose.py's rule: words lead, faces shift (see its docstring)
         "emodb_copies": TRAINING_COPIES,
     }
+    if emodb_weight != 1:  # recorded only when set, so older corpus folders stay usable
+        recipe["emodb_weight"] = emodb_weight
     check_recipe(out, recipe)
     utterances = load_utterances(data_dir, meld_per_class, seed, select_share, sst2_sentences)
     voices = load_emodb(data_dir, seed)
@@ -124,7 +127,7 @@ def build_corpus(
     shutil.copyfile(text_layers, out / "shards" / TEXT_LAYERS_FILE)
     empty = {m: np.zeros((0, dims[m]), np.float32) for m in ("text", "vision")}
     for clip in tqdm(voices, desc="emodb"):
-        ids = [clip.id, *(f"{clip.id}~{k}" for k in range(2, copies(clip) + 1))]
+        ids = [clip.id, *(f"{clip.id}~{k}" for k in range(2, copies(clip, emodb_weight) + 1))]
         missing = [clip_id for clip_id in ids if not writer.has(clip_id)]
         if not missing:
             continue
@@ -167,10 +170,10 @@ def build_corpus(
         "signature": signature,
         "clips": {
             split: sum(u.split == split for u in utterances)
-            + sum(copies(c) for c in voices if c.split == split)
+            + sum(copies(c, emodb_weight) for c in voices if c.split == split)
             for split in SPLITS
         },
-        "composition": composition(utterances, pairs, voices),
+        "composition": composition(utterances, pairs, voices, emodb_weight),
         "face_images": int(found.size),
         "face_detection_rate": float(found.mean()),
     }
@@ -182,12 +185,13 @@ def composition(
     utterances: list[Utterance],
     pairs: dict[str, FaceSequence | None],
     voices: list[EmotionalSpeech],
+    emodb_weight: int = 1,
 ) -> dict[str, dict[str, int]]:
     """Clips per split by source and by the side of the paired face ("none": no face)."""
     counts: dict[str, dict[str, int]] = {}
     for clip in voices:
         split = counts.setdefault(clip.split, {})
-        split["emodb"] = split.get("emodb", 0) + copies(clip)
+        split["emodb"] = split.get("emodb", 0) + copies(clip, emodb_weight)
     for utt in utterances:
         face = pairs[utt.id]
         for key in (utt.source, f"face_{face.polarity if face else 'none'}"):

@@ -48,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="face landmarks the clips keep (expressive: lips, eyes, brows, irises; no cheeks)",
     )
     parser.add_argument(
+        "--emodb-weight",
+        type=int,
+        default=1,
+        help="multiply the EmoDB training clips' copies (the voice's tone against the words)",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         default=None,
@@ -93,6 +99,7 @@ def build_and_report(args: argparse.Namespace) -> int:
         args.text_layers,
         args.sst2_sentences,
         face_regions=args.face_regions,
+        emodb_weight=args.emodb_weight,
     )
     print(
         f"corpus in {out}: {summary['clips']} clips, face detection "

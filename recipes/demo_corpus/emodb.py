@@ -49,9 +49,10 @@ class EmotionalSpeech:
     group: str
 
 
-def copies(clip: EmotionalSpeech) -> int:
-    """How many times ``clip`` enters the corpus (its copies share the features)."""
-    return TRAINING_COPIES.get(clip.emotion, 1) if clip.split == "train" else 1
+def copies(clip: EmotionalSpeech, weight: int = 1) -> int:
+    """How many times ``clip`` enters the corpus (its copies share the features); ``weight``
+    multiplies every training clip's copies, to weigh EmoDB's tone against the corpus's words."""
+    return weight * TRAINING_COPIES.get(clip.emotion, 1) if clip.split == "train" else 1
 
 
 def speaker_splits(speakers: list[str], seed: int) -> dict[str, str]:
