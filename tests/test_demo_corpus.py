@@ -259,6 +259,18 @@ def test_pairing_without_a_needed_face_pool_says_so():
         pair_faces(utterances_at(np.array([1.0])), only_happy, split, seed=0)
 
 
+def test_emodb_weight_multiplies_only_the_training_copies():
+    from recipes.demo_corpus.emodb import EmotionalSpeech, copies
+
+    def clip(emotion: str, split: str) -> EmotionalSpeech:
+        return EmotionalSpeech("emodb/x", Path("x.wav"), emotion, 0.0, split, "emodb:08")
+
+    assert [copies(clip(e, "train")) for e in ("happiness", "neutral", "anger")] == [4, 2, 1]
+    tripled = [copies(clip(e, "train"), weight=3) for e in ("happiness", "neutral", "anger")]
+    assert tripled == [12, 6, 3]
+    assert copies(clip("happiness", "valid"), weight=3) == copies(clip("anger", "select"), 3) == 1
+
+
 def test_voices_vary_but_are_stable_per_clip():
     voices = [voice_for(f"clip{i}", seed=0) for i in range(200)]
     assert voices == [voice_for(f"clip{i}", seed=0) for i in range(200)]
