@@ -13,6 +13,11 @@ FIRF audio branch reads today), pooling (mean; mean and std), which clips train 
 (happy vs negative only; all clips as valence regression) and per-speaker standardisation
 (each speaker's features centred on their own mean, which needs only unlabeled speech of that
 speaker, e.g. the clip itself in a live demo: here it is an upper bound).
+
+``--part`` adds three follow-ups (session 25, after the branch was found to read anger like
+happy speech): ``anger`` (happy against anger only, per layer), ``perturbed`` (the probe's
+training speakers also heard pitch-shifted and speed-changed copies: does that carry to a new
+voice?) and ``speakers`` (the probe fitted on 2-6 of the other speakers: do more speakers help?).
 """
 
 from __future__ import annotations
@@ -72,6 +77,137 @@ def layer_stats(rows: list[dict], root: Path) -> np.ndarray:
     return out
 
 
+def perturb(wave: np.ndarray, kind: str) -> np.ndarray:
+    """``p-4``: 4 semitones lower, tempo kept (phase-vocoder stretch, then a resample whose rate
+    is rounded to 400 Hz so the resampling filter stays short); ``s0.9``: played at 0.9x speed,
+    so pitch, formants and tempo all move, as speed perturbation does in speech recognition."""
+    import torchaudio.functional as AF
+
+    x = torch.from_numpy(wave)[None]
+    if kind.startswith("s"):
+        return AF.resample(x, int(16000 * float(kind[1:])), 16000)[0].numpy()
+    rate = round(16000 * 2 ** (float(kind[1:]) / 12) / 400) * 400 / 16000
+    n_fft, hop = 512, 128
+    window = torch.hann_window(n_fft)
+    spec = torch.stft(x, n_fft, hop, window=window, return_complex=True)
+    advance = torch.linspace(0, torch.pi * hop, spec.shape[-2])[..., None]
+    stretched = AF.phase_vocoder(spec, 1 / rate, advance)
+    y = torch.istft(stretched, n_fft, hop, window=window, length=round(x.shape[-1] * rate))
+    return AF.resample(y, round(16000 * rate), 16000)[0].numpy()
+
+
+def perturbed_means(rows: list[dict], root: Path, kind: str) -> np.ndarray:
+    """(clips, 7, 512) mean states of every layer for the clips perturbed by ``kind``, cached."""
+    path = study_cache("emodb") / f"whisper_base_means_{kind}.npy"
+    if path.is_file():
+        return np.load(path)
+    from firf.extract.audio import WhisperAudio
+    from firf.extract.decode import load_audio
+
+    audio = WhisperAudio("base", device="cpu")
+    encoder = audio.model.encoder
+    out = np.zeros((len(rows), 7, 512), dtype=np.float32)
+    for i, row in enumerate(rows):
+        wave = perturb(load_audio(str(root / "emodb" / "wav" / row["file"])), kind)
+        with torch.inference_mode():
+            x = torch.nn.functional.gelu(encoder.conv1(audio._mel(wave)))
+            x = torch.nn.functional.gelu(encoder.conv2(x)).permute(0, 2, 1)
+            x = x + encoder.positional_embedding[: x.shape[1]]
+            out[i, 0] = x[0].mean(0).numpy()
+            for j, block in enumerate(encoder.blocks, start=1):
+                x = block(x)
+                out[i, j] = (encoder.ln_post(x) if j == 6 else x)[0].mean(0).numpy()
+    np.save(path, out)
+    return out
+
+
+def loso_happy_against(
+    x: np.ndarray,
+    rows: list[dict],
+    negative: tuple[str, ...] = NEGATIVE,
+    copies: tuple[np.ndarray, ...] = (),
+    train_speakers: int | None = None,
+    c: float = 0.1,
+) -> float:
+    """Happy against ``negative`` with each speaker held out in turn (pooled BA, as ``loso``).
+
+    ``copies``: perturbed versions of ``x`` whose training-speaker rows join the fit (the held-out
+    speaker is always scored on the original clips). ``train_speakers``: fit on only that many of
+    the other speakers, the mean of five seeded draws."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    speakers = np.array([r["speaker"] for r in rows])
+    emotion = np.array([r["emotion"] for r in rows])
+    scored = np.isin(emotion, ("happiness", *negative))
+    happy = emotion == "happiness"
+    draws = 1 if train_speakers is None else 5
+    rng = np.random.default_rng(0)
+    results = []
+    for _ in range(draws):
+        truth, predicted = [], []
+        for s in np.unique(speakers):
+            others = np.unique(speakers[speakers != s])
+            if train_speakers is not None:
+                others = rng.choice(others, train_speakers, replace=False)
+            fit = np.isin(speakers, others) & scored
+            model = make_pipeline(
+                StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+            )
+            model.fit(
+                np.concatenate([v[fit] for v in (x, *copies)]), np.tile(happy[fit], 1 + len(copies))
+            )
+            held = (speakers == s) & scored
+            truth += list(happy[held])
+            predicted += list(model.predict(x[held]))
+        results.append(balanced_accuracy(truth, predicted))
+    return float(np.mean(results))
+
+
+def follow_ups(part: str, rows: list[dict], root: Path, stats: np.ndarray) -> None:
+    """Print the table of one ``--part`` (see the module docstring)."""
+    means = stats[:, :, 0]
+    if part == "anger":
+        print("\n| layer (mean) | C=0.01 | C=0.1 | C=1 |  (happy against anger only)")
+        print("|---|---|---|---|")
+        for layer in range(7):
+            cells = [
+                f"{loso_happy_against(means[:, layer], rows, ('anger',), c=c):.3f}"
+                for c in (0.01, 0.1, 1.0)
+            ]
+            print(f"| {layer} | " + " | ".join(cells) + " |", flush=True)
+    elif part == "perturbed":
+        kinds = {"pitch ±4": ["p-4", "p4"], "pitch ±4 ±7": ["p-4", "p4", "p-7", "p7"]}
+        kinds |= {
+            "speed 0.9 / 1.1": ["s0.9", "s1.1"],
+            "all six": ["p-4", "p4", "p-7", "p7", "s0.9", "s1.1"],
+        }
+        shifted = {k: perturbed_means(rows, root, k) for k in kinds["all six"]}
+        layouts = {"layer 2": [2], "layer 6": [6], "layers 2 ++ 6": [2, 6]}
+        print(
+            "\n| training copies | " + " | ".join(layouts) + " |  (happy against negative, C=0.1)"
+        )
+        print("|---|---|---|---|")
+        for name, used in {"none": [], **kinds}.items():
+            cells = []
+            for layers in layouts.values():
+                x = means[:, layers].reshape(len(rows), -1)
+                copies = tuple(shifted[k][:, layers].reshape(len(rows), -1) for k in used)
+                cells.append(f"{loso_happy_against(x, rows, copies=copies):.3f}")
+            print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    elif part == "speakers":
+        print("\n| training speakers | layer 2 | layer 6 |  (happy against negative, C=0.1)")
+        print("|---|---|---|")
+        for count in range(2, 7):
+            n = None if count == 6 else count
+            cells = [
+                f"{loso_happy_against(means[:, layer], rows, train_speakers=n):.3f}"
+                for layer in (2, 6)
+            ]
+            print(f"| {count} | " + " | ".join(cells) + " |", flush=True)
+
+
 def loso(features, rows, train_on: str, per_speaker: bool, c: float = 0.1) -> float:
     """Happy-vs-negative balanced accuracy with each speaker held out in turn."""
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -111,11 +247,20 @@ def loso(features, rows, train_on: str, per_speaker: bool, c: float = 0.1) -> fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.parse_args()
+    parser.add_argument(
+        "--part",
+        choices=("layers", "anger", "perturbed", "speakers"),
+        default="layers",
+        help="layers: the groundwork tables; the others: session 25's follow-ups",
+    )
+    args = parser.parse_args()
     torch.set_num_threads(1)
     root = data_dir()
     rows = load_labels(root)
     stats = layer_stats(rows, root)
+    if args.part != "layers":
+        follow_ups(args.part, rows, root, stats)
+        return
     print("\n| features | probe | per-speaker centring | LOSO happy-vs-negative BA |")
     print("|---|---|---|---|")
     for layer in range(7):
