@@ -44,6 +44,22 @@ def load_labels(root: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def encoder_layers(audio, wave: np.ndarray) -> list[torch.Tensor]:
+    """Whisper's encoder states of ``wave`` after each stage, (T, 512) each: the conv output,
+    blocks 1-5, and block 6 through ``ln_post`` (what ``WhisperAudio`` returns)."""
+    encoder = audio.model.encoder
+    with torch.inference_mode():
+        x = torch.nn.functional.gelu(encoder.conv1(audio._mel(wave)))
+        x = torch.nn.functional.gelu(encoder.conv2(x)).permute(0, 2, 1)
+        x = x + encoder.positional_embedding[: x.shape[1]]
+        layers = [x[0]]
+        for block in encoder.blocks:
+            x = block(x)
+            layers.append(x[0])
+        layers[-1] = encoder.ln_post(x)[0]
+    return layers
+
+
 def layer_stats(rows: list[dict], root: Path) -> np.ndarray:
     """(clips, 7 layers [conv output, blocks 1-5, ln_post of block 6], 2 [mean, std], 512) Whisper-base encoder statistics, cached."""
     path = study_cache("emodb") / "whisper_base_layers.npy"
@@ -53,21 +69,10 @@ def layer_stats(rows: list[dict], root: Path) -> np.ndarray:
     from firf.extract.decode import load_audio
 
     audio = WhisperAudio("base", device="cpu")
-    encoder = audio.model.encoder
     out = np.zeros((len(rows), 7, 2, 512), dtype=np.float32)
     start = time.time()
     for i, row in enumerate(rows):
-        wave = load_audio(str(root / "emodb" / "wav" / row["file"]))
-        with torch.inference_mode():
-            mel = audio._mel(wave)
-            x = torch.nn.functional.gelu(encoder.conv1(mel))
-            x = torch.nn.functional.gelu(encoder.conv2(x)).permute(0, 2, 1)
-            x = x + encoder.positional_embedding[: x.shape[1]]
-            layers = [x[0]]
-            for block in encoder.blocks:
-                x = block(x)
-                layers.append(x[0])
-            layers[-1] = encoder.ln_post(x)[0]  # what WhisperAudio returns
+        layers = encoder_layers(audio, load_audio(str(root / "emodb" / "wav" / row["file"])))
         for j, states in enumerate(layers):
             out[i, j, 0] = states.mean(0).numpy()
             out[i, j, 1] = states.std(0).numpy()
@@ -105,18 +110,10 @@ def perturbed_means(rows: list[dict], root: Path, kind: str) -> np.ndarray:
     from firf.extract.decode import load_audio
 
     audio = WhisperAudio("base", device="cpu")
-    encoder = audio.model.encoder
     out = np.zeros((len(rows), 7, 512), dtype=np.float32)
     for i, row in enumerate(rows):
         wave = perturb(load_audio(str(root / "emodb" / "wav" / row["file"])), kind)
-        with torch.inference_mode():
-            x = torch.nn.functional.gelu(encoder.conv1(audio._mel(wave)))
-            x = torch.nn.functional.gelu(encoder.conv2(x)).permute(0, 2, 1)
-            x = x + encoder.positional_embedding[: x.shape[1]]
-            out[i, 0] = x[0].mean(0).numpy()
-            for j, block in enumerate(encoder.blocks, start=1):
-                x = block(x)
-                out[i, j] = (encoder.ln_post(x) if j == 6 else x)[0].mean(0).numpy()
+        out[i] = torch.stack([states.mean(0) for states in encoder_layers(audio, wave)]).numpy()
     np.save(path, out)
     return out
 
@@ -153,7 +150,7 @@ def loso_happy_against(
                 others = rng.choice(others, train_speakers, replace=False)
             fit = np.isin(speakers, others) & scored
             model = make_pipeline(
-                StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+                StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
             )
             model.fit(
                 np.concatenate([v[fit] for v in (x, *copies)]), np.tile(happy[fit], 1 + len(copies))
@@ -209,8 +206,9 @@ def follow_ups(part: str, rows: list[dict], root: Path, stats: np.ndarray) -> No
 
 
 def loso(features, rows, train_on: str, per_speaker: bool, c: float = 0.1) -> float:
-    """Happy-vs-negative balanced accuracy with each speaker held out in turn."""
-    from sklearn.linear_model import LogisticRegression, Ridge
+    """Happy-vs-negative balanced accuracy with each speaker held out in turn; ``train_on``
+    "binary" is ``loso_happy_against``, "valence" a ridge regression on every clip."""
+    from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -221,25 +219,18 @@ def loso(features, rows, train_on: str, per_speaker: bool, c: float = 0.1) -> fl
     if per_speaker:
         for s in np.unique(speakers):
             x[speakers == s] -= x[speakers == s].mean(0)
+    if train_on == "binary":
+        return loso_happy_against(x, rows, c=c)
     scored = np.isin(emotion, ("happiness", *NEGATIVE))
     truth, predicted = [], []
     for s in np.unique(speakers):
         held = speakers == s
-        if train_on == "binary":
-            fit = ~held & scored
-            model = make_pipeline(
-                StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-            )
-            model.fit(x[fit], valence[fit] > 0)
-            score = model.decision_function(x[held & scored])
-        else:  # valence regression on every clip, happy clips weighted up to balance
-            fit = ~held
-            weight = np.where(
-                valence[fit] > 0, (valence[fit] < 0).sum() / (valence[fit] > 0).sum(), 1
-            )
-            model = make_pipeline(StandardScaler(), Ridge(alpha=1.0 / c))
-            model.fit(x[fit], valence[fit], ridge__sample_weight=weight)
-            score = model.predict(x[held & scored])
+        # valence regression on every clip, happy clips weighted up to balance
+        fit = ~held
+        weight = np.where(valence[fit] > 0, (valence[fit] < 0).sum() / (valence[fit] > 0).sum(), 1)
+        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0 / c))
+        model.fit(x[fit], valence[fit], ridge__sample_weight=weight)
+        score = model.predict(x[held & scored])
         truth += list(valence[held & scored] > 0)
         predicted += list(score > 0)
     return balanced_accuracy(truth, predicted)
