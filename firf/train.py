@@ -43,7 +43,7 @@ from firf.device import resolve_device
 from firf.errors import InputError
 from firf.evaluate import evaluate
 from firf.missing import TrainMissing, random_view
-from firf.model.standardize import fit_input_statistics
+from firf.model.standardize import fit_audio_probe, fit_input_statistics
 
 VALID_VIEW_SEED = 2024  # fixed draw of the damaged validation copy, independent of cfg.seed
 
@@ -129,6 +129,7 @@ def train(
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     fit_input_statistics(model, datasets["train"])  # before the EMA copy is taken
+    fit_audio_probe(model, datasets["train"])
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loader = make_loader(
@@ -282,6 +283,7 @@ def train_fixed(
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     fit_input_statistics(model, datasets["train"])
+    fit_audio_probe(model, datasets["train"])
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = max(1, int(cfg.warmup_fraction * cfg.steps))

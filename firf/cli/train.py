@@ -210,6 +210,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODALITY=FRAMES",
         help="average this many frames into one token, e.g. --stride vision=8 for long inputs",
     )
+    parser.add_argument(
+        "--audio-probe-from",
+        type=int,
+        default=None,
+        metavar="DIM",
+        help="FIRF: a fixed tone readout of audio dims DIM.. fitted on the training clips that"
+        " carry audio alone (512 with tone-layer Whisper features; docs/method.md)",
+    )
     parser.add_argument("--complete-fraction", type=float, default=TrainMissing.complete_fraction)
     parser.add_argument("--max-rate", type=float, default=TrainMissing.max_rate)
     parser.add_argument("--modality-drop-prob", type=float, default=TrainMissing.modality_drop_prob)
@@ -228,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
             overrides["dropout"] = args.dropout
         if args.stride:
             overrides["strides"] = parse_strides(args.stride)
+        if args.audio_probe_from is not None:
+            overrides["audio_probe_from"] = args.audio_probe_from
         cfg = TrainConfig(
             epochs=args.epochs,
             batch_size=args.batch_size,

@@ -111,6 +111,12 @@ class FIRFConfig(ModelConfig):
     # did before 2026-12-02 session 20 (the bundled demo checkpoint; docs/method.md, "Recovery
     # reads s and p"). Without FCF there is only s either way.
     recover_from_s: bool = False
+    # Audio input dims from this index on feed a fixed linear "tone" readout, appended to the
+    # audio frames as one more channel (``MaskedEncoder``; fitted before training by
+    # ``firf.model.standardize.fit_audio_probe``). 512 with Whisper-base ``tone_layer`` features
+    # reads the early block's half, where how something is said survives (docs/method.md,
+    # "The tone readout"). None: no readout, as every FIRF before 2026-12-03 session 26.
+    audio_probe_from: int | None = None
     model_type: str = "firf"
 
     def __post_init__(self) -> None:

@@ -85,7 +85,15 @@ class FIRF(
         # 1. Unimodal masked encoders.
         self.encoders = nn.ModuleDict(
             {
-                m: MaskedEncoder(dims[m], d, c.n_heads, c.encoder_layers, c.dropout, c.strides[m])
+                m: MaskedEncoder(
+                    dims[m],
+                    d,
+                    c.n_heads,
+                    c.encoder_layers,
+                    c.dropout,
+                    c.strides[m],
+                    probe_from=c.audio_probe_from if m == "audio" else None,
+                )
                 for m in MODALITIES
             }
         )

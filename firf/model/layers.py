@@ -165,18 +165,31 @@ class MaskedEncoder(nn.Module):
         layers: int,
         dropout: float,
         stride: int = 1,
+        probe_from: int | None = None,
     ):
         super().__init__()
         self.stride = stride
         # Identity until fitted (firf.model.standardize.fit_input_statistics).
         self.register_buffer("input_mean", torch.zeros(d_in))
         self.register_buffer("input_scale", torch.ones(d_in))
-        self.proj = nn.Linear(d_in, d_model)
+        # A fixed linear readout of standardised dims probe_from.., appended as one channel:
+        # fitted before training (firf.model.standardize.fit_audio_probe) with strong
+        # regularisation, it carries a signal that the trained projection overfits away.
+        self.probe_from = probe_from
+        if probe_from is not None:
+            if not 0 <= probe_from < d_in:
+                raise InputError(f"probe_from must be in 0..{d_in - 1}; got {probe_from}")
+            self.register_buffer("probe_weight", torch.zeros(d_in - probe_from))
+            self.register_buffer("probe_bias", torch.zeros(()))
+        self.proj = nn.Linear(d_in + (probe_from is not None), d_model)
         self.drop = nn.Dropout(dropout)
         self.transformer = Transformer(d_model, n_heads, layers, dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.proj(self.standardized(x, mask))
+        x = self.standardized(x, mask)
+        if self.probe_from is not None:
+            x = torch.cat([x, masked_features(self.probe(x).unsqueeze(-1), mask)], dim=-1)
+        x = self.proj(x)
         x, mask = pool_frames(x, mask, self.stride)
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
         return self.transformer(self.drop(x), mask), mask
@@ -184,6 +197,11 @@ class MaskedEncoder(nn.Module):
     def standardized(self, x: Tensor, mask: Tensor) -> Tensor:
         """The input features standardised, zero at masked frames."""
         return masked_features((x - self.input_mean) / self.input_scale, mask)
+
+    def probe(self, standardized: Tensor) -> Tensor:
+        """(..., L): the fixed readout of each standardised frame; linear, so its mean over a
+        clip's frames is the readout of the clip's mean frame (what it was fitted on)."""
+        return standardized[..., self.probe_from :] @ self.probe_weight + self.probe_bias
 
     def deviations(self, x: Tensor, mask: Tensor) -> Tensor:
         """(B, L', d_m): each token's standardised input minus the clip's mean over observed

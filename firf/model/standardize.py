@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from firf.data.dataset import FeatureDataset
+from firf.errors import InputError
 from firf.model.layers import MaskedEncoder
 
 # A dimension that barely varies in training (a constant or zero-padded channel) would be
@@ -56,3 +57,66 @@ def fit_input_statistics(model: nn.Module, train_set: FeatureDataset) -> bool:
             encoder.input_scale.copy_(torch.from_numpy(scale))
         fitted = True
     return fitted
+
+
+# The readout learns from clips whose label is this clear (|label| >= it): clearly positive
+# against clearly negative, as the probes in benchmarks/demo_checkpoint.md did.
+CLEAR_LABEL = 1.0
+# Inverse L2 strength of the readout's logistic regression: strong, so that a few speakers'
+# clips give a readout that carries over to other voices (C from 0.01 to 1 gave the same
+# leave-one-speaker-out accuracy in the EmoDB probes).
+PROBE_C = 0.1
+
+
+def observed(sample: dict, modality: str) -> bool:
+    frames = sample[modality]
+    mask = sample.get(f"{modality}_mask")
+    return len(frames) > 0 and (mask is None or float(np.sum(mask)) > 0)
+
+
+def fit_audio_probe(model: nn.Module, train_set: FeatureDataset) -> int:
+    """Fit the audio encoder's fixed tone readout, if it has one; returns the clips it read.
+
+    It is a balanced logistic regression of the label's sign on the clip's mean standardised
+    frame (dims ``probe_from``..), over the training clips that carry audio alone and a clear
+    label: there the voice is all the label can come from (in the demo corpus, EmoDB's acted
+    speech). Call after ``fit_input_statistics``; the readout is saved with the weights.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    encoders = getattr(model, "encoders", {})
+    encoder = encoders["audio"] if "audio" in encoders else None
+    if getattr(encoder, "probe_from", None) is None:
+        return 0
+    start = encoder.probe_from
+    mean = encoder.input_mean.double().numpy()[start:]
+    scale = encoder.input_scale.double().numpy()[start:]
+    rows, signs = [], []
+    for sample in train_set.samples:
+        alone = observed(sample, "audio") and not any(
+            observed(sample, m) for m in ("text", "vision")
+        )
+        if not alone or abs(float(sample["label"])) < CLEAR_LABEL:
+            continue
+        frames = np.asarray(sample["audio"], dtype=np.float64)[:, start:]
+        mask = sample.get("audio_mask")
+        if mask is not None:
+            frames = frames[np.asarray(mask) > 0]
+        rows.append(((frames - mean) / scale).mean(0))
+        signs.append(float(sample["label"]) > 0)
+    signs = np.array(signs)
+    if signs.sum() < 2 or (~signs).sum() < 2:
+        raise InputError(
+            "the audio tone readout needs training clips with audio alone and a clear label"
+            f" (|label| >= {CLEAR_LABEL}), at least 2 positive and 2 negative; found"
+            f" {int(signs.sum())} and {int((~signs).sum())}"
+        )
+    x = np.stack(rows)
+    centre, spread = x.mean(0), np.maximum(x.std(0), 1e-8)
+    fit = LogisticRegression(C=PROBE_C, class_weight="balanced", max_iter=2000)
+    fit.fit((x - centre) / spread, signs)
+    weight = fit.coef_[0] / spread
+    with torch.no_grad():
+        encoder.probe_weight.copy_(torch.from_numpy(weight))
+        encoder.probe_bias.fill_(float(fit.intercept_[0] - weight @ centre))
+    return len(signs)
