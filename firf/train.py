@@ -93,6 +93,20 @@ def damaged_view(missing: TrainMissing) -> partial:
     return partial(random_view, cfg=missing, generator=generator)
 
 
+def selection_scores(model: nn.Module, dataset: FeatureDataset, missing=None, device=None) -> dict:
+    """A fixed-budget run's score on its selection split: metrics on the complete clips and on
+    the seeded damaged copy (``missing``: a TrainMissing, default the default), and their mean
+    MAE, ``selection_mae``."""
+    damaged = damaged_view(missing or TrainMissing())
+    complete = evaluate(model, dataset, device=device)
+    damage = evaluate(model, dataset, device=device, transform=damaged)
+    return {
+        "complete": complete,
+        "damaged": damage,
+        "selection_mae": (complete["mae"] + damage["mae"]) / 2,
+    }
+
+
 def _view_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
     seed_a, seed_b = np.random.SeedSequence(seed).generate_state(2)
     return torch.Generator().manual_seed(int(seed_a)), torch.Generator().manual_seed(int(seed_b))

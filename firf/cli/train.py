@@ -27,11 +27,11 @@ from firf.data.mmsa import load_mmsa
 from firf.data.shards import load_shards
 from firf.data.synthetic import SyntheticConfig, make_synthetic
 from firf.errors import InputError
-from firf.evaluate import evaluate, format_table
+from firf.evaluate import format_table
 from firf.missing import TrainMissing
 from firf.modalities import DATASET_KINDS
 from firf.model import MODEL_NAMES, build_model
-from firf.train import FixedBudget, TrainConfig, damaged_view, train, train_fixed
+from firf.train import FixedBudget, TrainConfig, selection_scores, train, train_fixed
 from firf.weights import TEXT_LAYERS_FILE
 
 
@@ -117,12 +117,8 @@ def fixed_budget(
     tail = train_fixed(model, {"train": datasets["train"]}, budget)
     elapsed = time.perf_counter() - started
     select = datasets["valid"]
-    scores = {
-        "complete": evaluate(model, select, device=budget.device),
-        "damaged": evaluate(
-            model, select, device=budget.device, transform=damaged_view(cfg.missing)
-        ),
-    }
+    scores = selection_scores(model, select, cfg.missing, budget.device)
+    selection_mae = scores.pop("selection_mae")
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     if text_layers is not None:
@@ -133,7 +129,7 @@ def fixed_budget(
         "last_tenth_losses": tail,
         "select_split": args.select_split,
         "select": scores,
-        "selection_mae": (scores["complete"]["mae"] + scores["damaged"]["mae"]) / 2,
+        "selection_mae": selection_mae,
         "elapsed_s": elapsed,
     }
     (args.out / "train_log.json").write_text(json.dumps(log, indent=2))

@@ -117,12 +117,18 @@ class FIRFConfig(ModelConfig):
     # reads the early block's half, where how something is said survives (docs/method.md,
     # "The tone readout"). None: no readout, as every FIRF before 2026-12-03 session 26.
     audio_probe_from: int | None = None
+    # More than 1: the checkpoint is this many seeds of one recipe, trained apart and read as
+    # the mean of their scores (``firf.model.ensemble``). Where data is thin, seeds disagree
+    # more than recipes do, and a checkpoint that is one seed ships that seed's luck.
+    members: int = 1
     model_type: str = "firf"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.n_bins, Integral) or self.n_bins < 2:
             raise InputError(f"n_bins must be an integer of at least 2, got {self.n_bins!r}")
+        if not isinstance(self.members, Integral) or self.members < 1:
+            raise InputError(f"members must be a positive integer, got {self.members!r}")
 
 
 @dataclass
@@ -138,6 +144,28 @@ class SharedPrivateConfig(ModelConfig):
 
     fusion_layers: int = 1
     model_type: str = "misa"
+
+
+# Loader error on a FIRF checkpoint of a retired layout (regular expression) -> why it no longer
+# loads and what to do (``HubModelMixin.retired_weights``).
+RETIRED_FIRF_WEIGHTS: dict[str, str] = {
+    r"heterogeneity\.": "It was saved by a FIRF older than the heterogeneous factor P = H - S"
+    " (it has per-modality heterogeneity encoders): retrain it with this version, or load"
+    " it with the version that trained it.",
+    # six summary rows of width d in the weights where this model has three of width d
+    r"summary_embedding: copying a param with shape torch\.Size\(\[6, (\d+)\]\) from"
+    r" checkpoint, the shape in current model is torch\.Size\(\[3, \1\]\)": "It was"
+    " saved by a FIRF that fused s and p in separate summary"
+    ' slots (before 2026-12-02): add "split_summaries": true to its config.json.',
+    r'Missing key\(s\) in state_dict: .*"summary_score_head\.': "It was saved by a FIRF"
+    " without the linear summary score (before 2026-12-02, session 18): add"
+    ' "summary_score": false to its config.json.',
+    # generators of the same width that read fewer inputs: the others' s alone
+    r"recover_from\.text\.0\.weight: copying a param with shape torch\.Size\(\[(\d+), \d+\]\)"
+    r" from checkpoint, the shape in current model is torch\.Size\(\[\1, \d+\]\)": "It"
+    " was saved by a FIRF whose recovery read only the other modalities' s (before"
+    ' 2026-12-02, session 20): add "recover_from_s": true to its config.json.',
+}
 
 
 class HubModelMixin(PyTorchModelHubMixin):

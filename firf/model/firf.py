@@ -18,7 +18,11 @@ A batch flows through five steps, in the order of this file:
 5. distribution-calibration self-distillation (DCSD) in ``compute_loss``: of two views of the
    same samples with different missing patterns, the more complete one teaches the other its
    distribution and score (an unlabelled clip teaches its own damaged view whole).
+
+A checkpoint may hold several seeds trained apart (``config.members``, ``firf.model.ensemble``).
 """
+
+import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +32,7 @@ from firf.batch import Batch, coverage, presence
 from firf.errors import InputError
 from firf.modalities import MODALITIES
 from firf.model import losses
-from firf.model.config import FIRFConfig, HubModelMixin
+from firf.model.config import RETIRED_FIRF_WEIGHTS, FIRFConfig, HubModelMixin
 from firf.model.firf_losses import (
     distillation_loss,
     heterogeneity_loss,
@@ -46,7 +50,7 @@ from firf.model.layers import (
     masked_mean,
     mlp,
 )
-from firf.model.outputs import ModelOutput, ViewPass
+from firf.model.outputs import ModelOutput, ViewPass, mean_output
 
 
 class FIRF(
@@ -57,24 +61,7 @@ class FIRF(
 ):
     """Missing-modality-robust sentiment model. ``model(batch)`` -> ModelOutput."""
 
-    retired_weights = {
-        r"heterogeneity\.": "It was saved by a FIRF older than the heterogeneous factor P = H - S"
-        " (it has per-modality heterogeneity encoders): retrain it with this version, or load"
-        " it with the version that trained it.",
-        # six summary rows of width d in the weights where this model has three of width d
-        r"summary_embedding: copying a param with shape torch\.Size\(\[6, (\d+)\]\) from"
-        r" checkpoint, the shape in current model is torch\.Size\(\[3, \1\]\)": "It was"
-        " saved by a FIRF that fused s and p in separate summary"
-        ' slots (before 2026-12-02): add "split_summaries": true to its config.json.',
-        r'Missing key\(s\) in state_dict: .*"summary_score_head\.': "It was saved by a FIRF"
-        " without the linear summary score (before 2026-12-02, session 18): add"
-        ' "summary_score": false to its config.json.',
-        # generators of the same width that read fewer inputs: the others' s alone
-        r"recover_from\.text\.0\.weight: copying a param with shape torch\.Size\(\[(\d+), \d+\]\)"
-        r" from checkpoint, the shape in current model is torch\.Size\(\[\1, \d+\]\)": "It"
-        " was saved by a FIRF whose recovery read only the other modalities' s (before"
-        ' 2026-12-02, session 20): add "recover_from_s": true to its config.json.',
-    }
+    retired_weights = RETIRED_FIRF_WEIGHTS  # why older layouts no longer load
 
     def __init__(self, config: FIRFConfig):
         super().__init__()
@@ -153,8 +140,14 @@ class FIRF(
         centers = torch.linspace(-c.score_range, c.score_range, c.n_bins)
         self.register_buffer("bin_centers", centers, persistent=False)
 
+        # The other seeds of a checkpoint of several (``members`` > 1): FIRFs of this config,
+        # trained apart; the forward pass averages their outputs with this model's.
+        member = dataclasses.replace(c, members=1)
+        self.other_members = nn.ModuleList(FIRF(member) for _ in range(c.members - 1))
+
     def forward(self, batch: Batch) -> ModelOutput:
-        return self.run(batch).output
+        outputs = [self.run(batch).output, *(member(batch) for member in self.other_members)]
+        return outputs[0] if len(outputs) == 1 else mean_output(outputs)
 
     def run(self, batch: Batch) -> ViewPass:
         """The forward pass, keeping the intermediate factors the losses need."""
@@ -275,6 +268,7 @@ class FIRF(
         """Total loss over two views of the same samples; logs hold each unweighted term."""
         if "label" not in view_a:
             raise InputError("view_a has no 'label'; compute_loss needs labelled batches")
+        self.check_trainable()
         label = view_a["label"].float()
         a, b = self.run(view_a), self.run(view_b)
         if a.present.shape[0] != b.present.shape[0]:
@@ -300,12 +294,18 @@ class FIRF(
         model's own reading of a clip follows it into overfitting them, the average's reading
         is steadier (a "mean teacher"; BENCHMARKS.md, "A mean teacher for unlabelled clips").
         """
+        self.check_trainable()
         a, b = self.run(view_a), self.run(view_b)
         reading = None
         if teacher is not None and self.loss_config.lambda_kd > 0:  # only distillation reads it
             with torch.no_grad():
                 reading = teacher.run(view_a)
         return total_and_logs(self.label_free_terms(a, b, reading))
+
+    def check_trainable(self) -> None:
+        """Seeds read as one are trained apart (one ``firf train`` each), never as a whole."""
+        if self.other_members:
+            raise InputError("several seeds read as one: train each, then combine them")
 
     def label_free_terms(
         self, a: ViewPass, b: ViewPass, teacher: ViewPass | None = None

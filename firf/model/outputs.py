@@ -1,7 +1,9 @@
 """What a forward pass returns: ``ModelOutput`` for every model, ``ViewPass`` for FIRF's losses."""
 
+import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 
@@ -10,6 +12,17 @@ class ModelOutput:
     score: Tensor  # (B,) in [-score_range, score_range]
     logits: Tensor | None  # (B, K) over sentiment bins, or None for models without that head
     fused: Tensor  # (B, D) the representation the heads read
+
+
+def mean_output(outputs: list[ModelOutput]) -> ModelOutput:
+    """Several models' outputs on one batch read as one: the mean score, the mixture of their
+    bin distributions (as log-probabilities), their representations side by side."""
+    score = torch.stack([o.score for o in outputs]).mean(0)
+    logits = None
+    if all(o.logits is not None for o in outputs):
+        log_probs = torch.stack([o.logits.log_softmax(-1) for o in outputs])
+        logits = torch.logsumexp(log_probs, 0) - math.log(len(outputs))
+    return ModelOutput(score=score, logits=logits, fused=torch.cat([o.fused for o in outputs], -1))
 
 
 @dataclass
