@@ -84,10 +84,10 @@ def fit_audio_probe(model: nn.Module, train_set: FeatureDataset) -> int:
     """
     from sklearn.linear_model import LogisticRegression
 
-    encoders = getattr(model, "encoders", {})
-    encoder = encoders["audio"] if "audio" in encoders else None
-    if getattr(encoder, "probe_from", None) is None:
+    encoders = getattr(model, "encoders", {})  # an nn.ModuleDict: no ``get``
+    if "audio" not in encoders or getattr(encoders["audio"], "probe_from", None) is None:
         return 0
+    encoder = encoders["audio"]
     start = encoder.probe_from
     mean = encoder.input_mean.double().numpy()[start:]
     scale = encoder.input_scale.double().numpy()[start:]
