@@ -16,7 +16,7 @@ from firf.missing import keep_modalities
 from firf.modalities import MODALITIES
 from firf.model import FIRF, MODEL_NAMES, ModelOutput, build_model, load_model, losses
 from firf.model.firf_losses import distillation_loss
-from firf.model.standardize import SCALE_FLOOR, fit_input_statistics
+from firf.model.standardize import SCALE_FLOOR, fit_audio_probe, fit_input_statistics
 
 DIMS = {"text": 12, "audio": 5, "vision": 7}
 SMALL = {"d_model": 16, "n_heads": 2}
@@ -608,3 +608,65 @@ def test_the_bundled_checkpoint_layout_can_be_trained_again():
     assert {k: rebuilt[k] for k in architecture} == architecture
     today = dataclasses.asdict(build_model("firf", dims, d_model=shipped["d_model"]).config)
     assert {k: today[k] for k in architecture} != architecture
+
+
+def voice_clips(count: int, seed: int, alone: bool = True, tone_sign: float = 1.0) -> list[dict]:
+    """Clips whose label's sign shows in audio dim 3 (times ``tone_sign``), dims 0-1 noise;
+    ``alone``: audio only, else with text and vision too."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(count):
+        label = float(rng.choice([-2.0, 2.0]))
+        frames = int(rng.integers(2, 6))
+        audio = rng.normal(size=(frames, DIMS["audio"])).astype(np.float32)
+        audio[:, 3] += tone_sign * np.sign(label)
+        clip = {"id": f"v{seed}-{i}", "label": label, "audio": audio}
+        for m in ("text", "vision"):
+            clip[m] = rng.normal(size=(frames if not alone else 0, DIMS[m])).astype(np.float32)
+        clips.append(clip)
+    return clips
+
+
+def test_tone_readout_learns_from_voices_alone_and_travels_with_the_weights(tmp_path):
+    """``audio_probe_from``: the fixed readout is fitted on the clips that carry audio alone
+    with a clear label (other clips, whose label the words may carry, are ignored even when
+    their audio says the opposite), reads only dims from ``probe_from`` on, and is saved
+    and loaded with the weights."""
+    alone = voice_clips(40, seed=0)
+    misleading = voice_clips(60, seed=1, alone=False, tone_sign=-1.0)
+    mild = [{**c, "label": -0.5 * c["label"] / 2} for c in voice_clips(30, seed=2)]
+    model = build("firf", audio_probe_from=2)
+    train_set = feature_dataset(alone + misleading + mild)
+    fit_input_statistics(model, train_set)
+    assert fit_audio_probe(model, train_set) == 40
+    encoder = model.encoders["audio"]
+    assert encoder.probe_weight.shape == (DIMS["audio"] - 2,)
+
+    fresh = voice_clips(40, seed=3)
+    right = 0
+    for clip in fresh:
+        frames = torch.from_numpy(clip["audio"])[None]
+        mask = torch.ones(frames.shape[:2])
+        right += (float(encoder.probe(encoder.standardized(frames, mask)).mean()) > 0) == (
+            clip["label"] > 0
+        )
+    assert right >= 36
+
+    model.eval().save_pretrained(tmp_path)
+    loaded = load_model(tmp_path)
+    torch.testing.assert_close(loaded.encoders["audio"].probe_weight, encoder.probe_weight)
+    batch = collate(feature_dataset(fresh[:6]).samples)
+    for got, want in zip(outputs(loaded, batch), outputs(model, batch), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_tone_readout_without_voices_alone_says_what_it_needs():
+    model = build("firf", audio_probe_from=2)
+    train_set = feature_dataset(voice_clips(20, seed=0, alone=False))
+    fit_input_statistics(model, train_set)
+    with pytest.raises(InputError, match="audio alone and a clear label"):
+        fit_audio_probe(model, train_set)
+    plain = build("firf")  # no readout: nothing to fit, and nothing changes
+    assert fit_audio_probe(plain, train_set) == 0 and plain.config.audio_probe_from is None
+    with pytest.raises(InputError, match="probe_from"):
+        build("firf", audio_probe_from=DIMS["audio"])

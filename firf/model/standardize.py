@@ -104,7 +104,7 @@ def fit_audio_probe(model: nn.Module, train_set: FeatureDataset) -> int:
             frames = frames[np.asarray(mask) > 0]
         rows.append(((frames - mean) / scale).mean(0))
         signs.append(float(sample["label"]) > 0)
-    signs = np.array(signs)
+    signs = np.array(signs, dtype=bool)
     if signs.sum() < 2 or (~signs).sum() < 2:
         raise InputError(
             "the audio tone readout needs training clips with audio alone and a clear label"
