@@ -17,7 +17,9 @@ speaker, e.g. the clip itself in a live demo: here it is an upper bound).
 ``--part`` adds three follow-ups (session 25, after the branch was found to read anger like
 happy speech): ``anger`` (happy against anger only, per layer), ``perturbed`` (the probe's
 training speakers also heard pitch-shifted and speed-changed copies: does that carry to a new
-voice?) and ``speakers`` (the probe fitted on 2-6 of the other speakers: do more speakers help?).
+voice?) and ``speakers`` (the probe fitted on 2-6 of the other speakers: do more speakers help?);
+``per-speaker`` (session 26): each held-out speaker's figure per layer, and the two men's
+against the five women's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from recipes.demo_corpus.emodb import VALENCE  # noqa: E402
 from recipes.study_data import balanced_accuracy, data_dir, study_cache  # noqa: E402
 
 NEGATIVE = ("anger", "sadness", "disgust", "fear")
+# EmoDB's two men among the seven speakers here (Burkhardt et al., 2005: 08, 09, 13, 14 and 16
+# are women).
+MEN = ("11", "12")
 
 
 def load_labels(root: Path) -> list[dict]:
@@ -125,12 +130,14 @@ def loso_happy_against(
     copies: tuple[np.ndarray, ...] = (),
     train_speakers: int | None = None,
     c: float = 0.1,
+    by_speaker: dict | None = None,
 ) -> float:
     """Happy against ``negative`` with each speaker held out in turn (pooled BA, as ``loso``).
 
     ``copies``: perturbed versions of ``x`` whose training-speaker rows join the fit (the held-out
     speaker is always scored on the original clips). ``train_speakers``: fit on only that many of
-    the other speakers, the mean of five seeded draws."""
+    the other speakers, the mean of five seeded draws. ``by_speaker``: filled with each held-out
+    speaker's (truth, predicted) of the last draw."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -158,6 +165,8 @@ def loso_happy_against(
             held = (speakers == s) & scored
             truth += list(happy[held])
             predicted += list(model.predict(x[held]))
+            if by_speaker is not None:
+                by_speaker[s] = (happy[held], model.predict(x[held]))
         results.append(balanced_accuracy(truth, predicted))
     return float(np.mean(results))
 
@@ -203,6 +212,27 @@ def follow_ups(part: str, rows: list[dict], root: Path, stats: np.ndarray) -> No
                 for layer in (2, 6)
             ]
             print(f"| {count} | " + " | ".join(cells) + " |", flush=True)
+    elif part == "per-speaker":
+        speakers = sorted({r["speaker"] for r in rows})
+        women = [s for s in speakers if s not in MEN]
+        print(
+            "\n| layer (mean) | " + " | ".join(speakers) + " | pooled | men (11, 12) | women |"
+            "  (happy against negative, C=0.1, each speaker held out)"
+        )
+        print("|---" * (len(speakers) + 4) + "|")
+        for layer in range(7):
+            held: dict = {}
+            pooled = loso_happy_against(means[:, layer], rows, by_speaker=held)
+
+            def over(group: list[str], held: dict = held) -> float:
+                return balanced_accuracy(
+                    np.concatenate([held[s][0] for s in group]),
+                    np.concatenate([held[s][1] for s in group]),
+                )
+
+            cells = [f"{over([s]):.2f}" for s in speakers]
+            cells += [f"{pooled:.3f}", f"{over(list(MEN)):.3f}", f"{over(women):.3f}"]
+            print(f"| {layer} | " + " | ".join(cells) + " |", flush=True)
 
 
 def loso(features, rows, train_on: str, per_speaker: bool, c: float = 0.1) -> float:
@@ -240,7 +270,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--part",
-        choices=("layers", "anger", "perturbed", "speakers"),
+        choices=("layers", "anger", "perturbed", "speakers", "per-speaker"),
         default="layers",
         help="layers: the groundwork tables; the others: session 25's follow-ups",
     )
