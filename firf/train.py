@@ -43,7 +43,7 @@ from firf.device import resolve_device
 from firf.errors import InputError
 from firf.evaluate import evaluate
 from firf.missing import TrainMissing, random_view
-from firf.model.standardize import fit_audio_probe, fit_input_statistics
+from firf.model.standardize import fit_from_training_data
 
 VALID_VIEW_SEED = 2024  # fixed draw of the damaged validation copy, independent of cfg.seed
 
@@ -142,8 +142,7 @@ def train(
             raise InputError(f"training needs a non-empty {split!r} split")
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    fit_input_statistics(model, datasets["train"])  # before the EMA copy is taken
-    fit_audio_probe(model, datasets["train"])
+    fit_from_training_data(model, datasets["train"])  # before the EMA copy is taken
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loader = make_loader(
@@ -296,8 +295,7 @@ def train_fixed(
         raise InputError("training needs a non-empty 'train' split")
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    fit_input_statistics(model, datasets["train"])
-    fit_audio_probe(model, datasets["train"])
+    fit_from_training_data(model, datasets["train"])
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = max(1, int(cfg.warmup_fraction * cfg.steps))

@@ -69,20 +69,11 @@ class FIRF(
         c, d = config, config.d_model
         dims = c.dims()
 
-        # 1. Unimodal masked encoders.
+        # 1. Unimodal masked encoders; the audio one may carry a fixed tone readout.
+        probe = {"audio": c.audio_probe_from}
+        size = (d, c.n_heads, c.encoder_layers, c.dropout)
         self.encoders = nn.ModuleDict(
-            {
-                m: MaskedEncoder(
-                    dims[m],
-                    d,
-                    c.n_heads,
-                    c.encoder_layers,
-                    c.dropout,
-                    c.strides[m],
-                    probe_from=c.audio_probe_from if m == "audio" else None,
-                )
-                for m in MODALITIES
-            }
+            {m: MaskedEncoder(dims[m], *size, c.strides[m], probe.get(m)) for m in MODALITIES}
         )
 
         # 2. FCF. Without it the encoder output plays the synergistic role ("s") on its own.

@@ -120,3 +120,10 @@ def fit_audio_probe(model: nn.Module, train_set: FeatureDataset) -> int:
         encoder.probe_weight.copy_(torch.from_numpy(weight))
         encoder.probe_bias.fill_(float(fit.intercept_[0] - weight @ centre))
     return len(signs)
+
+
+def fit_from_training_data(model: nn.Module, train_set: FeatureDataset) -> None:
+    """Everything a model takes from its training split before training: the encoders' input
+    standardisation, then the audio tone readout (which reads standardised frames)."""
+    fit_input_statistics(model, train_set)
+    fit_audio_probe(model, train_set)
