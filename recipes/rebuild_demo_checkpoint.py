@@ -7,11 +7,14 @@
    (``recipes/text_study.py``, ``recipes/everyday_reviews.py``; the corpus's select groups are
    left out).
 2. Build the corpus with those layers (``python -m recipes.demo_corpus``): MOSI, MELD and SST-2
-   sentences read by espeak-ng, EmoDB voices, CK+ faces paired by ``compose.py``'s rule.
-3. Train the library's FIRF with the fixed budget for each seed (``firf train --steps``,
-   two-way distillation), all seeds at once, the cores split between them.
-4. Copy the seed with the lowest selection MAE (select split, complete and damaged) into
-   ``--weights`` (config, weights, text layers; the model card is kept).
+   sentences read by espeak-ng, EmoDB voices, CK+ faces (the expressive regions: lips, eyes,
+   brows, irises) paired by ``compose.py``'s rule.
+3. Train the library's FIRF with the fixed budget for each of five seeds (``firf train
+   --steps``, two-way distillation, the audio tone readout), all at once, the cores split
+   between them.
+4. Read the five as one checkpoint (``recipes.demo_corpus.ensemble``: the mean of their scores,
+   no seed chosen or dropped) and copy it into ``--weights`` (config, weights, text layers; the
+   model card is kept).
 
 Every step skips what is already done in ``--work``, so an interrupted rebuild resumes.
 """
@@ -19,7 +22,6 @@ Every step skips what is already done in ``--work``, so an interrupted rebuild r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -41,12 +43,15 @@ LR = 5e-4
 # the setting that built the checkpoint it ships. Likewise the unimodal loss's weight of 1
 # (the library's default became 0.3 in session 14, chosen on the synthetic tracks).
 LOSS = ("--loss", "kd_bidirectional=true", "--loss", "lambda_uni=1.0")
-SEEDS = (0, 1, 2)
-# The library's FIRF since session 20 by default: its mean selection MAE over seeds 0-2 on this
-# corpus is below the old layout's (0.608 against 0.614; benchmarks/demo_checkpoint.md, session
-# 22). The shipped weights are the old layout's seed 0, which the shipping rule (lowest
-# selection MAE of all runs) still picks: ``--model firf_split --seeds 0`` retrains them.
-LAYOUTS = ("firf", "firf_split")
+# Read as one: single seeds read the voice and the crying face each their own way
+# (benchmarks/demo_checkpoint.md, sessions 24-26).
+SEEDS = (0, 1, 2, 3, 4)
+# The lips, eyes, brows and irises of Face Mesh: the cheeks made a crying face read happy
+# (benchmarks/demo_checkpoint.md, session 23).
+FACES = ("--face-regions", "expressive")
+# A fixed linear tone readout of the Whisper block-2 half of the audio frames (docs/method.md,
+# "The tone readout"; session 26).
+TONE = ("--audio-probe-from", "512")
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "text_layers.safetensors")
 
 
@@ -55,25 +60,25 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=REPO, check=True)
 
 
-def run_dir(work: Path, model: str, seed: int) -> Path:
-    return work / "runs" / f"{model}-s{seed}"
+def run_dir(work: Path, seed: int) -> Path:
+    return work / "runs" / f"firf-s{seed}"
 
 
-def train_seeds(work: Path, model: str, seeds: list[int], steps: int) -> None:
+def train_seeds(work: Path, seeds: list[int], steps: int) -> None:
     """Train every seed that has no run yet, all at once, the cores split between them.
 
     Two torch processes that each use every core slow each other far more than twice, so
     each process gets its share of the cores as its thread count (at least one)."""
-    todo = [s for s in seeds if not (run_dir(work, model, s) / "train_log.json").is_file()]
+    todo = [s for s in seeds if not (run_dir(work, s) / "train_log.json").is_file()]
     threads = str(max(1, (os.cpu_count() or 1) // max(1, len(todo))))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     running = []
     for seed in todo:
         args = (
-            "-m", "firf", "train", "--shards", str(work / "shards"), "--model", model,
+            "-m", "firf", "train", "--shards", str(work / "shards"), "--model", "firf",
             "--d-model", str(WIDTH),
             "--select-split", "select", "--steps", str(steps), "--lr", str(LR),
-            "--seed", str(seed), "--out", str(run_dir(work, model, seed)), *LOSS,
+            "--seed", str(seed), "--out", str(run_dir(work, seed)), *LOSS, *TONE,
         )  # fmt: skip
         print(f"+ OMP_NUM_THREADS={threads}", " ".join(args), flush=True)
         running.append(subprocess.Popen([sys.executable, *args], cwd=REPO, env=env))
@@ -92,9 +97,6 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=REPO / "weights")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument(
-        "--model", choices=LAYOUTS, default=LAYOUTS[0], help="firf_split: the shipped layout"
-    )
     args = parser.parse_args()
     work = args.work.expanduser()
     work.mkdir(parents=True, exist_ok=True)
@@ -103,19 +105,18 @@ def main() -> None:
     if not layers.is_file():
         run("recipes/text_study.py", *TEXT_TUNING, "--save", str(layers))
     _elapsed("text layers", started)
-    run("-m", "recipes.demo_corpus", "--out", str(work), "--text-layers", str(layers))
+    run("-m", "recipes.demo_corpus", "--out", str(work), "--text-layers", str(layers), *FACES)
     _elapsed("corpus", started)
-    train_seeds(work, args.model, args.seeds, args.steps)
+    train_seeds(work, args.seeds, args.steps)
     _elapsed("training", started)
-    scores = {}
-    for seed in args.seeds:
-        out = run_dir(work, args.model, seed)
-        scores[out] = json.loads((out / "train_log.json").read_text())["selection_mae"]
-    best = min(scores, key=scores.get)
-    print({str(k): round(v, 4) for k, v in scores.items()}, "->", best)
+    runs = [str(run_dir(work, seed)) for seed in args.seeds]
+    combined = work / "runs" / "ensemble"
+    run("-m", "recipes.demo_corpus.ensemble", *runs, "--shards", str(work / "shards"),
+        "--out", str(combined))  # fmt: skip
     args.weights.mkdir(parents=True, exist_ok=True)
     for name in CHECKPOINT_FILES:
-        shutil.copyfile(best / name, args.weights / name)
+        shutil.copyfile(combined / name, args.weights / name)
+    _elapsed("ensemble", started)
 
 
 def _elapsed(step: str, started: float) -> None:

@@ -596,18 +596,18 @@ def test_input_statistics_count_observed_frames_only():
     assert model.encoders["vision"].input_scale[0] > 0
 
 
-def test_the_bundled_checkpoint_layout_can_be_trained_again():
-    """`firf train --model firf_split` builds the bundled weights' exact layout, so the model
-    card's command retrains its seed; today's ``firf`` does not."""
+def test_the_bundled_checkpoint_is_the_recipes_firf_read_as_one():
+    """The bundled weights are the rebuild recipe's FIRF (its width and tone readout), one per
+    seed of the recipe, so the model card's command trains that layout again."""
     from firf.weights import BUNDLED_WEIGHTS
+    from recipes.rebuild_demo_checkpoint import SEEDS, TONE, WIDTH
 
     shipped = json.loads((BUNDLED_WEIGHTS / "config.json").read_text())
     dims = {m: shipped[f"{m}_dim"] for m in MODALITIES}
-    rebuilt = dataclasses.asdict(build_model("firf_split", dims, d_model=shipped["d_model"]).config)
+    rebuilt = build_model("firf", dims, d_model=WIDTH, audio_probe_from=int(TONE[-1])).config
+    rebuilt = dataclasses.asdict(dataclasses.replace(rebuilt, members=len(SEEDS)))
     architecture = {k: v for k, v in shipped.items() if k != "extractor"}
     assert {k: rebuilt[k] for k in architecture} == architecture
-    today = dataclasses.asdict(build_model("firf", dims, d_model=shipped["d_model"]).config)
-    assert {k: today[k] for k in architecture} != architecture
 
 
 def voice_clips(count: int, seed: int, alone: bool = True, tone_sign: float = 1.0) -> list[dict]:

@@ -31,8 +31,8 @@ VARIANTS: dict[str, tuple[type[nn.Module], dict, dict]] = {
     "firf_twoway": (FIRF, {}, {"kd_bidirectional": True}),
     "firf_no_summary_score": (FIRF, {"summary_score": False}, {}),
     # FIRF before 2026-12-02 (sessions 17, 18 and 20 moved on): s and p in slots of their
-    # own, no summary score, a recovery that reads the other modalities' s alone. The bundled
-    # demo checkpoint's layout, so its seed can be retrained (weights/MODEL_CARD.md).
+    # own, no summary score, a recovery that reads the other modalities' s alone: the layout
+    # of demo checkpoints up to v6 (bundled until 2026-12-03), kept so they can be retrained.
     "firf_split": (
         FIRF,
         {"split_summaries": True, "summary_score": False, "recover_from_s": True},
