@@ -1,4 +1,5 @@
-"""Fit the input standardisation of a model's encoders (``MaskedEncoder.input_mean/scale``).
+"""Fit what a model's encoders take from the training split: the input standardisation
+(``MaskedEncoder.input_mean/scale``) and, for FIRF's audio, the fixed tone readout.
 
 The statistics are per feature dimension over every observed frame of the training split, so
 they hold nothing of the split a model is selected or evaluated on. They are saved with the
@@ -69,6 +70,7 @@ PROBE_C = 0.1
 
 
 def observed(sample: dict, modality: str) -> bool:
+    """Whether ``sample`` has at least one observed frame of ``modality``."""
     frames = sample[modality]
     mask = sample.get(f"{modality}_mask")
     return len(frames) > 0 and (mask is None or float(np.sum(mask)) > 0)
