@@ -14,12 +14,20 @@ from torch import nn
 
 from firf.data.dataset import FeatureDataset
 from firf.errors import InputError
+from firf.modalities import MODALITIES
 from firf.model.layers import MaskedEncoder
 
 # A dimension that barely varies in training (a constant or zero-padded channel) would be
 # divided by ~0 and amplify whatever it holds at inference; its scale is floored at this
 # fraction of the modality's median std.
 SCALE_FLOOR = 1e-2
+
+
+def observed_frames(sample: dict, modality: str) -> np.ndarray:
+    """(frames, dim) float64: the frames of ``modality`` in ``sample`` its mask keeps."""
+    frames = np.asarray(sample[modality], dtype=np.float64)
+    mask = sample.get(f"{modality}_mask")
+    return frames if mask is None else frames[np.asarray(mask) > 0]
 
 
 def feature_statistics(dataset: FeatureDataset, modality: str) -> tuple[np.ndarray, np.ndarray]:
@@ -31,10 +39,7 @@ def feature_statistics(dataset: FeatureDataset, modality: str) -> tuple[np.ndarr
     dim = dataset.dims[modality]
     count, total, squares = 0, np.zeros(dim), np.zeros(dim)
     for sample in dataset.samples:
-        frames = np.asarray(sample[modality], dtype=np.float64)
-        mask = sample.get(f"{modality}_mask")
-        if mask is not None:
-            frames = frames[np.asarray(mask) > 0]
+        frames = observed_frames(sample, modality)
         count += len(frames)
         total += frames.sum(0)
         squares += np.square(frames).sum(0)
@@ -69,13 +74,6 @@ CLEAR_LABEL = 1.0
 PROBE_C = 0.1
 
 
-def observed(sample: dict, modality: str) -> bool:
-    """Whether ``sample`` has at least one observed frame of ``modality``."""
-    frames = sample[modality]
-    mask = sample.get(f"{modality}_mask")
-    return len(frames) > 0 and (mask is None or float(np.sum(mask)) > 0)
-
-
 def fit_audio_probe(model: nn.Module, train_set: FeatureDataset) -> int:
     """Fit the audio encoder's fixed tone readout, if it has one; returns the clips it read.
 
@@ -95,16 +93,11 @@ def fit_audio_probe(model: nn.Module, train_set: FeatureDataset) -> int:
     scale = encoder.input_scale.double().numpy()[start:]
     rows, signs = [], []
     for sample in train_set.samples:
-        alone = observed(sample, "audio") and not any(
-            observed(sample, m) for m in ("text", "vision")
-        )
+        seen = {m: observed_frames(sample, m) for m in MODALITIES}
+        alone = [m for m in MODALITIES if len(seen[m])] == ["audio"]
         if not alone or abs(float(sample["label"])) < CLEAR_LABEL:
             continue
-        frames = np.asarray(sample["audio"], dtype=np.float64)[:, start:]
-        mask = sample.get("audio_mask")
-        if mask is not None:
-            frames = frames[np.asarray(mask) > 0]
-        rows.append(((frames - mean) / scale).mean(0))
+        rows.append(((seen["audio"][:, start:] - mean) / scale).mean(0))
         signs.append(float(sample["label"]) > 0)
     signs = np.array(signs, dtype=bool)
     if signs.sum() < 2 or (~signs).sum() < 2:
