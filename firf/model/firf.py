@@ -146,12 +146,13 @@ class FIRF(
         present, cover = presence(batch), coverage(batch)
 
         # 1. Encode each modality; masked frames are zeroed and never attended to.
-        tokens, masks = {}, {}
+        frames, tokens, masks = {}, {}, {}
         for m in MODALITIES:
-            tokens[m], masks[m] = self.encoders[m](batch[m], batch[f"{m}_mask"])
+            frames[m] = self.encoders[m].standardized(batch[m], batch[f"{m}_mask"])
+            tokens[m], masks[m] = self.encoders[m].encode(frames[m], batch[f"{m}_mask"])
 
         # 2. Factorize every token, then pool each factor over the observed tokens.
-        factors = self.factorize(tokens, batch)
+        factors = self.factorize(tokens, frames, batch)
         own = {
             name: torch.stack([masked_mean(parts[m], masks[m]) for m in MODALITIES], dim=1)
             for name, parts in factors.items()
@@ -217,9 +218,11 @@ class FIRF(
         head = self.unimodal_heads[MODALITIES[i]]
         return bounded(head(summary).squeeze(-1), self.config.score_range)
 
-    def factorize(self, tokens: dict[str, Tensor], batch: Batch) -> dict[str, dict[str, Tensor]]:
+    def factorize(
+        self, tokens: dict[str, Tensor], frames: dict[str, Tensor], batch: Batch
+    ) -> dict[str, dict[str, Tensor]]:
         """Token-level FCF: H_m -> S_m (shared encoder) and P_m = H_m - S_m; N_m from the
-        input's frame-level deviations from the clip mean (``deviations``)."""
+        standardised input ``frames``' deviations from the clip mean (``deviations``)."""
         if not self.config.use_fcf:
             return {"s": tokens}
         synergistic = {m: self.synergy(h) for m, h in tokens.items()}
@@ -229,7 +232,7 @@ class FIRF(
         }
         if self.config.use_noise:
             factors["n"] = {
-                m: self.noise[m](self.encoders[m].deviations(batch[m], batch[f"{m}_mask"]))
+                m: self.noise[m](self.encoders[m].deviations(frames[m], batch[f"{m}_mask"]))
                 for m in MODALITIES
             }
         return factors

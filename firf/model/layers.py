@@ -186,7 +186,12 @@ class MaskedEncoder(nn.Module):
         self.transformer = Transformer(d_model, n_heads, layers, dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.standardized(x, mask)
+        return self.encode(self.standardized(x, mask), mask)
+
+    def encode(self, standardized: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Tokens and their mask from frames already standardised (``standardized``), so a
+        caller that also needs them (FIRF's noise factor) computes them once."""
+        x = standardized
         if self.probe_from is not None:
             x = torch.cat([x, masked_features(self.probe(x).unsqueeze(-1), mask)], dim=-1)
         x = self.proj(x)
@@ -195,20 +200,28 @@ class MaskedEncoder(nn.Module):
         return self.transformer(self.drop(x), mask), mask
 
     def standardized(self, x: Tensor, mask: Tensor) -> Tensor:
-        """The input features standardised, zero at masked frames."""
-        return masked_features((x - self.input_mean) / self.input_scale, mask)
+        """The input features standardised, zero at masked frames.
+
+        In place on one new tensor: for Whisper's 1024 dims these passes over every frame
+        were a large share of a training step. ``masked_fill_`` replaces a masked frame
+        whatever it held, NaN included, like ``masked_features``."""
+        scaled = (x - self.input_mean).div_(self.input_scale)
+        return scaled.masked_fill_(mask.unsqueeze(-1) <= 0, 0.0)
 
     def probe(self, standardized: Tensor) -> Tensor:
         """(..., L): the fixed readout of each standardised frame; linear, so its mean over a
         clip's frames is the readout of the clip's mean frame (what it was fitted on)."""
         return standardized[..., self.probe_from :] @ self.probe_weight + self.probe_bias
 
-    def deviations(self, x: Tensor, mask: Tensor) -> Tensor:
-        """(B, L', d_m): each token's standardised input minus the clip's mean over observed
-        tokens (zero at masked tokens). Whatever is constant over a clip, its sentiment
-        included, is gone from it by construction."""
-        x, mask = pool_frames(self.standardized(x, mask), mask, self.stride)
-        return masked_features(x - masked_mean(x, mask).unsqueeze(1), mask)
+    def deviations(self, standardized: Tensor, mask: Tensor) -> Tensor:
+        """(B, L', d_m): each token's standardised input (``standardized``) minus the clip's
+        mean over observed tokens (zero at masked tokens). Whatever is constant over a clip,
+        its sentiment included, is gone from it by construction."""
+        x, mask = pool_frames(standardized, mask, self.stride)
+        # x is zero at masked tokens already, so its plain sum is the masked sum
+        count = (mask > 0).sum(1, keepdim=True).clamp(min=1).to(x.dtype)
+        centred = x - (x.sum(1) / count).unsqueeze(1)
+        return centred.masked_fill_(mask.unsqueeze(-1) <= 0, 0.0)
 
 
 def bounded(raw: Tensor, score_range: float) -> Tensor:
