@@ -18,8 +18,8 @@ speaker, e.g. the clip itself in a live demo: here it is an upper bound).
 happy speech): ``anger`` (happy against anger only, per layer), ``perturbed`` (the probe's
 training speakers also heard pitch-shifted and speed-changed copies: does that carry to a new
 voice?) and ``speakers`` (the probe fitted on 2-6 of the other speakers: do more speakers help?);
-``per-speaker`` (session 26): each held-out speaker's figure per layer, and the two men's
-against the five women's.
+``per-speaker`` (session 26): each held-out speaker's figure per layer (and blocks 2 and 3
+averaged, session 27), and the two men's against the five women's.
 """
 
 from __future__ import annotations
@@ -220,9 +220,13 @@ def follow_ups(part: str, rows: list[dict], root: Path, stats: np.ndarray) -> No
             "  (happy against negative, C=0.1, each speaker held out)"
         )
         print("|---" * (len(speakers) + 4) + "|")
-        for layer in range(7):
+        # the seven layers, and blocks 2 and 3 averaged frame by frame (a clip's mean of the
+        # average is the average of the two clip means): one tone half of the same size
+        rows_of = {str(layer): means[:, layer] for layer in range(7)}
+        rows_of["2+3 averaged"] = means[:, 2:4].mean(1)
+        for layer, features in rows_of.items():
             held: dict = {}
-            pooled = loso_happy_against(means[:, layer], rows, by_speaker=held)
+            pooled = loso_happy_against(features, rows, by_speaker=held)
 
             def over(group: list[str], held: dict = held) -> float:
                 return balanced_accuracy(

@@ -439,6 +439,16 @@ def test_build_extracts_resumes_and_keeps_identities_apart(tmp_path):
     for sample in after:
         np.testing.assert_array_equal(sample["audio"], before[sample["id"]])
 
+    # another tone layer: the same final states, another block appended, its own speech cache;
+    # a folder built with block 2 refuses it
+    other = build_corpus(tmp_path / "block3", sources, 0, 1, layers, sst2_sentences=1, tone_layer=3)
+    assert other["recipe"]["tone_layer"] == other["signature"]["audio"]["tone_layer"] == 3
+    for sample in load_shards(tmp_path / "block3" / "shards").samples:
+        np.testing.assert_array_equal(sample["audio"][:, :512], before[sample["id"]][:, :512])
+        assert not np.allclose(sample["audio"][:, 512:], before[sample["id"]][:, 512:])
+    with pytest.raises(InputError, match="another --out"):
+        build_corpus(out, sources, 0, 1, layers, sst2_sentences=1, tone_layer=3)
+
 
 def test_versus_probes_reports_the_same_numbers_as_the_tables():
     """The model-minus-probe comparison scores the clips the probe and single-modality tables

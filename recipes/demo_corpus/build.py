@@ -94,8 +94,13 @@ def build_corpus(
     select_share: float = SELECT_SHARE,
     face_regions: str = FACE_REGIONS,
     emodb_weight: int = 1,
+    tone_layer: int | None = None,
 ) -> dict:
-    """Extract every missing clip into ``out`` and return the corpus summary (also saved)."""
+    """Extract every missing clip into ``out`` and return the corpus summary (also saved).
+
+    ``tone_layer`` (default ``AUDIO_TONE_LAYER``): the Whisper block appended to each audio frame.
+    """
+    tone_layer = tone_layer or AUDIO_TONE_LAYER
     text = MiniLMText(tuned_layers=text_layers)
     recipe = {
         "seed": seed,
@@ -108,6 +113,8 @@ def build_corpus(
     }
     if emodb_weight != 1:  # recorded only when set, so older corpus folders stay usable
         recipe["emodb_weight"] = emodb_weight
+    if tone_layer != AUDIO_TONE_LAYER:  # likewise
+        recipe["tone_layer"] = tone_layer
     check_recipe(out, recipe)
     utterances = load_utterances(data_dir, meld_per_class, seed, select_share, sst2_sentences)
     voices = load_emodb(data_dir, seed)
@@ -116,7 +123,7 @@ def build_corpus(
     face_split = {s.subject: subject_split(s.subject, seed) for s in sequences}
     pairs = pair_faces(utterances, sequences, face_split, seed)
 
-    audio = WhisperAudio(tone_layer=AUDIO_TONE_LAYER)
+    audio = WhisperAudio(tone_layer=tone_layer)
     vision = FaceMeshVision(regions=face_regions)
     signature = {"text": text.signature, "audio": audio.signature, "vision": vision.signature}
     dims = {name: sig["dim"] for name, sig in signature.items()}

@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply the EmoDB training clips' copies (the voice's tone against the words)",
     )
     parser.add_argument(
+        "--tone-layer",
+        type=int,
+        default=None,
+        help="Whisper block whose states follow the final ones in each audio frame (default 2)",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         default=None,
@@ -100,6 +106,7 @@ def build_and_report(args: argparse.Namespace) -> int:
         args.sst2_sentences,
         face_regions=args.face_regions,
         emodb_weight=args.emodb_weight,
+        tone_layer=args.tone_layer,
     )
     print(
         f"corpus in {out}: {summary['clips']} clips, face detection "
