@@ -200,13 +200,8 @@ class MaskedEncoder(nn.Module):
         return self.transformer(self.drop(x), mask), mask
 
     def standardized(self, x: Tensor, mask: Tensor) -> Tensor:
-        """The input features standardised, zero at masked frames.
-
-        In place on one new tensor: for Whisper's 1024 dims these passes over every frame
-        were a large share of a training step. ``masked_fill_`` replaces a masked frame
-        whatever it held, NaN included, like ``masked_features``."""
-        scaled = (x - self.input_mean).div_(self.input_scale)
-        return scaled.masked_fill_(mask.unsqueeze(-1) <= 0, 0.0)
+        """The input features standardised, zero at masked frames."""
+        return masked_features((x - self.input_mean) / self.input_scale, mask)
 
     def probe(self, standardized: Tensor) -> Tensor:
         """(..., L): the fixed readout of each standardised frame; linear, so its mean over a
@@ -218,10 +213,7 @@ class MaskedEncoder(nn.Module):
         mean over observed tokens (zero at masked tokens). Whatever is constant over a clip,
         its sentiment included, is gone from it by construction."""
         x, mask = pool_frames(standardized, mask, self.stride)
-        # x is zero at masked tokens already, so its plain sum is the masked sum
-        count = (mask > 0).sum(1, keepdim=True).clamp(min=1).to(x.dtype)
-        centred = x - (x.sum(1) / count).unsqueeze(1)
-        return centred.masked_fill_(mask.unsqueeze(-1) <= 0, 0.0)
+        return masked_features(x - masked_mean(x, mask).unsqueeze(1), mask)
 
 
 def bounded(raw: Tensor, score_range: float) -> Tensor:
