@@ -100,7 +100,7 @@ def build_corpus(
 
     ``tone_layer`` (default ``AUDIO_TONE_LAYER``): the Whisper block appended to each audio frame.
     """
-    tone_layer = tone_layer or AUDIO_TONE_LAYER
+    tone_layer = AUDIO_TONE_LAYER if tone_layer is None else tone_layer
     text = MiniLMText(tuned_layers=text_layers)
     recipe = {
         "seed": seed,
